@@ -1,0 +1,141 @@
+"""Predict one single-chip LLM inference point: latency, throughput, memory, energy, cost."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sim.analytical.economics import Economics
+from sim.analytical.evaluate import BOUNDS, CATEGORIES, EnergyModel, PassCost, evaluate
+from sim.analytical.memory import check_fit, place
+from sim.chips.base import ChipSpec
+from sim.workload.graph import decode_graph, prefill_graph
+from sim.workload.model import ModelSpec
+from sim.workload.spec import Workload
+
+# Decode steps of a generate run are sampled at this many evenly spaced cache lengths
+# (midpoint rule); step time is piecewise linear in the cache length, so a handful of
+# samples gives the mean within a fraction of a percent.
+DECODE_SAMPLES = 4
+
+
+@dataclass
+class Prediction:
+    """All metrics of one point. Times in seconds, energy in joules, memory in bytes.
+
+    ``throughput_tokens_per_s`` counts output tokens (one per sequence for prefill);
+    ``prompt_tokens_per_s`` counts prompt tokens processed by prefill.
+    """
+
+    ttft_s: float
+    tpot_s: float
+    e2e_latency_s: float
+    throughput_tokens_per_s: float
+    prompt_tokens_per_s: float
+    memory_required_bytes: float
+    memory_available_bytes: float
+    bound: str
+    energy_j_per_token: float
+    avg_power_W: float
+    cost_per_million_tokens: float
+    currency: str
+    chips: int = 1
+    flops: float = 0.0
+    dram_bytes: float = 0.0
+    bound_share: dict[str, float] = field(default_factory=dict)
+    category_share: dict[str, float] = field(default_factory=dict)
+    passes: dict[str, PassCost] = field(default_factory=dict)
+
+    @property
+    def throughput_tokens_per_s_per_chip(self) -> float:
+        return self.throughput_tokens_per_s / self.chips
+
+    def metrics(self) -> dict[str, float | str]:
+        """Flat metric columns (for CSV and JSON)."""
+        row: dict[str, float | str] = {
+            "ttft_s": self.ttft_s, "tpot_s": self.tpot_s, "e2e_latency_s": self.e2e_latency_s,
+            "throughput_tokens_per_s": self.throughput_tokens_per_s,
+            "throughput_tokens_per_s_per_chip": self.throughput_tokens_per_s_per_chip,
+            "prompt_tokens_per_s": self.prompt_tokens_per_s,
+            "memory_required_bytes": self.memory_required_bytes,
+            "memory_available_bytes": self.memory_available_bytes,
+            "bound": self.bound, "energy_j_per_token": self.energy_j_per_token,
+            "avg_power_W": self.avg_power_W,
+            "cost_per_million_tokens": self.cost_per_million_tokens, "currency": self.currency,
+            "flops": self.flops, "dram_bytes": self.dram_bytes,
+        }
+        row.update({f"share_{k}": v for k, v in self.bound_share.items()})
+        row.update({f"time_share_{k}": v for k, v in self.category_share.items()})
+        return row
+
+
+def decode_sample_lengths(input_len: int, output_len: int) -> list[int]:
+    """Cache lengths at which to sample the ``output_len - 1`` decode steps of a generate
+    run (step j sees ``input_len + j`` cached tokens, j = 0 .. output_len - 2)."""
+    steps = output_len - 1
+    n = min(steps, DECODE_SAMPLES)
+    return [input_len + int((j + 0.5) * steps / n) for j in range(n)]
+
+
+def predict(chip: ChipSpec, model: ModelSpec, wl: Workload, econ: Economics,
+            keep_ops: bool = False) -> Prediction:
+    """Evaluate ``wl`` for ``model`` on one ``chip``. Raises CapacityError if it does not fit."""
+    need = check_fit(chip, model, wl)
+    pl = place(chip, need)
+    cm = chip.cost_model()
+    energy = EnergyModel(cm)
+    p = wl.precision
+    passes: dict[str, PassCost] = {}
+    total = PassCost()
+    ttft = tpot = math.nan
+    if wl.phase in ("prefill", "generate"):
+        pre = evaluate(prefill_graph(model, wl.batch, wl.input_len, p), cm, energy, pl, keep_ops)
+        passes["prefill"] = pre
+        total.add(pre)
+        ttft = pre.time_s
+    if wl.phase == "decode":
+        dec = evaluate(decode_graph(model, wl.batch, wl.input_len, p), cm, energy, pl, keep_ops)
+        passes["decode"] = dec
+        total.add(dec)
+        tpot = dec.time_s
+    elif wl.phase == "generate":
+        lengths = decode_sample_lengths(wl.input_len, wl.output_len)
+        mean = PassCost()
+        for i, cached in enumerate(lengths):
+            step = evaluate(decode_graph(model, wl.batch, cached, p), cm, energy, pl, keep_ops and i == len(lengths) // 2)
+            mean.add(step, 1.0 / len(lengths))
+            mean.ops.extend(step.ops)
+        passes["decode"] = mean
+        total.add(mean, wl.output_len - 1)
+        tpot = mean.time_s
+    return _metrics(chip, wl, econ, need.total, total, passes, ttft, tpot)
+
+
+def _metrics(chip: ChipSpec, wl: Workload, econ: Economics, required: float, total: PassCost,
+             passes: dict[str, PassCost], ttft: float, tpot: float) -> Prediction:
+    e2e = total.time_s
+    out_tokens = wl.batch * (wl.output_len if wl.phase == "generate" else 1)
+    prompt_rate = wl.batch * wl.input_len / ttft if wl.phase != "decode" else math.nan
+    energy_J = total.dynamic_energy_J + chip.power.idle_W * e2e
+    cost = econ.chip_cost_per_s(chip) * e2e + econ.energy_cost(chip, energy_J)
+    bound_share = {k: total.by_bound[k] / e2e for k in BOUNDS}
+    return Prediction(
+        ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e,
+        throughput_tokens_per_s=out_tokens / e2e, prompt_tokens_per_s=prompt_rate,
+        memory_required_bytes=required, memory_available_bytes=chip.capacity_bytes,
+        bound=max(bound_share, key=bound_share.__getitem__),
+        energy_j_per_token=energy_J / out_tokens, avg_power_W=energy_J / e2e,
+        cost_per_million_tokens=cost / out_tokens * 1e6, currency=econ.currency,
+        flops=total.flops, dram_bytes=total.dram_bytes, bound_share=bound_share,
+        category_share={k: total.by_category.get(k, 0.0) / e2e for k in CATEGORIES},
+        passes=passes,
+    )
+
+
+def metric_columns() -> list[str]:
+    """Names of the metric columns ``Prediction.metrics`` produces, in order."""
+    nan = math.nan
+    dummy = Prediction(nan, nan, nan, nan, nan, nan, nan, "", nan, nan, nan, "",
+                       bound_share=dict.fromkeys(BOUNDS, nan),
+                       category_share=dict.fromkeys(CATEGORIES, nan))
+    return list(dummy.metrics())

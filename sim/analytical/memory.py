@@ -1,0 +1,104 @@
+"""Memory footprint of an inference point, its placement across tiers, and the fit check."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sim.chips.base import ChipSpec
+from sim.chips.costing import Placement
+from sim.dtypes import DTYPE_BYTES
+from sim.errors import CapacityError
+from sim.units import GB
+from sim.workload.model import ModelSpec
+from sim.workload.spec import Workload
+
+LOGIT_BYTES = 4.0  # logits are kept in fp32 for sampling
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Bytes an inference point needs resident on the chip."""
+
+    weights: float
+    kv_cache: float
+    activations: float
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.kv_cache + self.activations
+
+
+def footprint(model: ModelSpec, wl: Workload) -> Footprint:
+    """Weights (all experts), the KV cache at the longest context, and the activation
+    workspace of the largest pass: its hidden and MLP tensors plus fp32 logits.
+    Attention scores are never materialised (FlashAttention)."""
+    p = wl.precision
+    weights = model.params * p.weight_bytes
+    kv = wl.batch * wl.max_context * model.kv_elements_per_token * p.kv_bytes
+    tokens = wl.batch * (wl.input_len if wl.phase != "decode" else 1)
+    widest = model.dense_ffn_width if model.dense_layers else 0
+    if model.moe:
+        widest = max(widest, model.moe.top_k * model.moe.expert_ffn)
+    acts = tokens * (model.hidden + 2 * widest) * p.act_bytes + wl.batch * model.vocab * LOGIT_BYTES
+    return Footprint(weights, kv, acts)
+
+
+def place(chip: ChipSpec, need: Footprint) -> Placement:
+    """Fill the tiers in preference order with weights, then KV cache, then activations;
+    each kind's effective bandwidth and energy follow the share it got in each tier."""
+    tiers = list(chip.memory.values())
+    free = [t.capacity_bytes for t in tiers]
+
+    def fill(amount: float) -> tuple[float, float]:
+        if amount <= 0:
+            t = tiers[0]
+            return t.sustained_bandwidth_Bps, t.energy_J_per_byte
+        seconds = joules = 0.0
+        left = amount
+        for i, tier in enumerate(tiers):
+            take = min(left, free[i]) if i < len(tiers) - 1 else left
+            free[i] -= take
+            seconds += take / tier.sustained_bandwidth_Bps
+            joules += take * tier.energy_J_per_byte
+            left -= take
+            if left <= 0:
+                break
+        return amount / seconds, joules / amount
+
+    w_bps, w_j = fill(need.weights)
+    kv_bps, kv_j = fill(need.kv_cache)
+    a_bps, a_j = fill(need.activations)
+    return Placement(w_bps, kv_bps, a_bps, w_j, kv_j, a_j)
+
+
+def check_fit(chip: ChipSpec, model: ModelSpec, wl: Workload) -> Footprint:
+    """The footprint, or a CapacityError saying by how much it misses and what would fit."""
+    need = footprint(model, wl)
+    have = chip.capacity_bytes
+    if need.total <= have:
+        return need
+    raise CapacityError(
+        f"{model.name} does not fit on {chip.name}: needs {need.total / GB:.1f} GB "
+        f"(weights {need.weights / GB:.1f} + KV cache {need.kv_cache / GB:.1f} + activations "
+        f"{need.activations / GB:.1f}), has {have / GB:.1f} GB, short by {(need.total - have) / GB:.1f} GB. "
+        f"{_what_fits(chip, model, wl, need)}",
+        required_bytes=need.total, available_bytes=have,
+    )
+
+
+def _what_fits(chip: ChipSpec, model: ModelSpec, wl: Workload, need: Footprint) -> str:
+    have = chip.capacity_bytes
+    options = []
+    for dtype in ("fp8", "int4"):
+        if DTYPE_BYTES[dtype] < wl.precision.weight_bytes:
+            total = need.total - need.weights + model.params * DTYPE_BYTES[dtype]
+            if total <= have:
+                options.append(f"{dtype} weights ({total / GB:.1f} GB)")
+    room = have - need.weights - need.activations
+    per_seq = need.kv_cache / wl.batch
+    if room > 0 and wl.batch > 1 and room >= per_seq:
+        options.append(f"batch <= {int(room // per_seq)}")
+    cards = math.ceil(need.total / have)
+    options.append(f"{cards} cards' memory (multi-card systems)")
+    return "Would fit: " + "; ".join(options) + "."

@@ -1,0 +1,140 @@
+"""One scenario end to end: sweep -> results.csv -> summary.md, figures, resolved inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sim.analytical.inference import metric_columns, predict
+from sim.catalog import project_dir
+from sim.errors import SimError
+from sim.report import plots, summary
+from sim.scenario.load import ResolvedScenario, load_scenario
+from sim.scenario.runner import run_points
+from sim.scenario.spec import PlotSpec
+from sim.scenario.store import ResultWriter, git_revision, write_resolved
+from sim.workload.spec import Precision, Workload
+
+DEFAULT_PLOTS = (
+    PlotSpec(x="batch", y="throughput_tokens_per_s"),
+    PlotSpec(x="batch", y="tpot_s", logy=True),
+)
+
+
+@dataclass
+class ScenarioRun:
+    out_dir: Path
+    rows: list[dict[str, Any]]
+    summary_md: str
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for r in self.rows if r.get("error"))
+
+
+def run_scenario(name: str, results_root: Path | None = None, workers: int | None = None,
+                 progress: bool = True) -> ScenarioRun:
+    scn = load_scenario(name)
+    root = results_root or project_dir() / "results"
+    out = root / scn.spec.name
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    writer = ResultWriter(out / "results.csv", metric_columns())
+    write_resolved(out, scn.spec.model_dump(mode="json"),
+                   {n: c.model_dump(mode="json") for n, c in scn.chips.items()},
+                   {n: m.model_dump(mode="json") for n, m in scn.models.items()},
+                   scn.economics.model_dump(mode="json"), git_revision(project_dir()))
+    rows = run_points(scn, writer, workers=workers, progress=progress)
+    figures = write_figures(scn, rows, out / "figures")
+    text = summary_markdown(scn, rows, figures)
+    (out / "summary.md").write_text(text, encoding="utf-8")
+    return ScenarioRun(out, rows, text)
+
+
+def write_figures(scn: ResolvedScenario, rows: list[dict[str, Any]], fig_dir: Path) -> list[str]:
+    """Default plots (when batch varies), the scenario's own plots, and a roofline per model."""
+    specs = list(scn.spec.plots)
+    if len(scn.spec.workload.batch) > 1:
+        specs = list(DEFAULT_PLOTS) + specs
+    written = []
+    for model in scn.models:
+        model_rows = [r for r in rows if r["model"] == model]
+        for spec in specs:
+            fig = plots.line_plot(model_rows, spec, f"{scn.spec.title}\n{model}")
+            if fig is not None:
+                name = f"{_slug(model)}_{spec.y}_vs_{spec.x}.png"
+                plots.save(fig, fig_dir / name)
+                written.append(name)
+        if scn.spec.roofline:
+            ops = roofline_ops(scn, model)
+            if ops:
+                roofs = {c: _roof(scn, c) for c in scn.chips}
+                name = f"{_slug(model)}_roofline.png"
+                plots.save(plots.roofline(roofs, ops, f"Roofline: {model}"), fig_dir / name)
+                written.append(name)
+    return written
+
+
+def _roof(scn: ResolvedScenario, chip_name: str) -> tuple[float, float]:
+    chip = scn.chips[chip_name]
+    prec = scn.spec.workload.precisions()[0]
+    return chip.compute.peak_flops(prec.matmul), chip.main_tier.sustained_bandwidth_Bps
+
+
+def roofline_ops(scn: ResolvedScenario, model: str) -> list[dict[str, Any]]:
+    """Per-op points of one representative workload per chip and phase (the middle batch
+    and the first input length), for the roofline chart."""
+    w = scn.spec.workload
+    batch = sorted(w.batch)[len(w.batch) // 2]
+    prec: Precision = w.precisions()[0]
+    ops = []
+    for chip_name, chip in scn.chips.items():
+        for phase in ("prefill", "decode"):
+            wl = Workload(phase=phase, batch=batch, input_len=w.input_len[0], precision=prec)
+            try:
+                pred = predict(chip, scn.models[model], wl, scn.economics, keep_ops=True)
+            except SimError:
+                continue
+            for c in pred.passes[phase].ops:
+                moved = c.weight_bytes + c.kv_bytes + c.act_bytes
+                if c.op.flops > 0 and moved > 0 and c.time_s > 0:
+                    ops.append({"chip": chip_name, "phase": phase, "category": c.op.category,
+                                "intensity": c.op.flops / moved, "achieved_flops": c.op.flops / c.time_s})
+    return ops
+
+
+def summary_markdown(scn: ResolvedScenario, rows: list[dict[str, Any]], figures: list[str]) -> str:
+    s = scn.spec
+    n_ok = len(summary.ok(rows))
+    lines = [f"# {s.title}", ""]
+    if s.claim:
+        lines += [f"**Claim tested:** {s.claim}", ""]
+    if s.description:
+        lines += [s.description.strip(), ""]
+    lines += [f"{len(rows)} points ({n_ok} ran, {len(rows) - n_ok} failed): chips "
+              f"{', '.join(scn.chips)}; models {', '.join(scn.models)}; economics "
+              f"{scn.economics.electricity_price_per_kWh} {scn.economics.currency}/kWh, "
+              f"{scn.economics.amortization_years} years amortisation.", ""]
+    if s.findings:
+        lines += ["## Findings", ""]
+        for f in s.findings:
+            if f.text:
+                lines += [f"**{f.text}**", ""]
+            lines += [f"- {line}" for line in summary.finding_lines(rows, f, scn.canonical_chip)]
+            lines.append("")
+    lines += ["## Best point per chip, model and phase", "", summary.best_table(rows), ""]
+    fails = summary.failures(rows)
+    if fails:
+        lines += ["## Failed points", ""] + [f"- {f}" for f in fails] + [""]
+    assumed = [n for n, c in scn.chips.items() if c.status != "confirmed"]
+    if assumed:
+        lines += ["## Assumptions", "", "These chips' configs rest partly or wholly on assumed numbers "
+                  "(see their `sources:`); conclusions about them hold only under those assumptions: "
+                  + ", ".join(f"{n} ({scn.chips[n].status})" for n in assumed) + ".", ""]
+    if figures:
+        lines += ["## Figures", ""] + [f"![{f}](figures/{f})" for f in figures] + [""]
+    return "\n".join(lines)
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in text)

@@ -1,0 +1,165 @@
+"""The only code that reads config files: name -> YAML -> validated, frozen spec.
+
+Chips live in ``configs/chips``, models in ``configs/models``, scenarios in ``scenarios``.
+A name matches a file's ``name``, one of its ``aliases`` or its file stem, ignoring case
+and punctuation. Every error names the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sim.chips import ChipSpec, registered_chip_kinds
+from sim.errors import ConfigError, UnknownNameError
+from sim.provenance import dangling_sources, unsourced
+from sim.workload.model import ModelSpec
+from sim.yaml_io import LocatedYaml, read_yaml
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def project_dir() -> Path:
+    """Where ``configs/`` and ``scenarios/`` are: $SIM_HOME, the checkout, or the cwd."""
+    env = os.environ.get("SIM_HOME")
+    if env:
+        return Path(env)
+    return _REPO if (_REPO / "configs").is_dir() else Path.cwd()
+
+
+def chips_dir() -> Path:
+    return project_dir() / "configs" / "chips"
+
+
+def models_dir() -> Path:
+    return project_dir() / "configs" / "models"
+
+
+def scenarios_dir() -> Path:
+    return project_dir() / "scenarios"
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def suggest(name: str, known: list[str]) -> str:
+    """' Did you mean: a, b?' naming the closest known names, or '' when none is close."""
+    by_key = {_key(k): k for k in known}
+    close = difflib.get_close_matches(_key(name), list(by_key), n=3, cutoff=0.6)
+    if not close:
+        close = [k for k in by_key if _key(name) and (_key(name) in k or k in _key(name))][:3]
+    return f" Did you mean: {', '.join(by_key[c] for c in close)}?" if close else ""
+
+
+@lru_cache(maxsize=8)
+def _index(directory: Path) -> dict[str, tuple[str, Path]]:
+    """normalised name/alias/stem -> (display name, file) for every YAML in ``directory``."""
+    index: dict[str, tuple[str, Path]] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        data = read_yaml(path).data
+        name = data.get("name", path.stem) if isinstance(data, dict) else path.stem
+        aliases = data.get("aliases", []) if isinstance(data, dict) else []
+        for alias in [name, path.stem, *(aliases or [])]:
+            index.setdefault(_key(str(alias)), (str(name), path))
+    return index
+
+
+def _find(kind: str, name: str, directory: Path) -> Path:
+    index = _index(directory)
+    hit = index.get(_key(name))
+    if hit is None:
+        names = sorted({n for n, _ in index.values()})
+        raise UnknownNameError(f"unknown {kind} '{name}'.{suggest(name, names)} "
+                               f"(`sim list {kind}s` shows all {len(names)})")
+    return hit[1]
+
+
+def names(kind: str) -> list[str]:
+    """Display names of every chip / model / scenario in the catalog."""
+    directory = {"chip": chips_dir(), "model": models_dir(), "scenario": scenarios_dir()}[kind]
+    return sorted({n for n, _ in _index(directory).values()})
+
+
+def validation_message(doc: LocatedYaml, err: ValidationError, strip: int = 0) -> str:
+    """One line per problem: 'file:line: field: message' (first three, then a count)."""
+    rows = []
+    for e in err.errors():
+        loc = tuple(e["loc"])[strip:]
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif "input" in e and not isinstance(e["input"], (dict, list)):
+            msg = f"{msg} (got {e['input']!r})"
+        rows.append(f"{doc.where(loc)}: {field}: {msg}")
+    extra = f" (and {len(rows) - 3} more)" if len(rows) > 3 else ""
+    return "; ".join(rows[:3]) + extra
+
+
+def check_sources(doc: LocatedYaml, data: dict) -> None:
+    """Every number needs a source; every source key must name a field."""
+    missing = unsourced(data)
+    if missing:
+        path = missing[0]
+        raise ConfigError(f"{doc.where(tuple(path.split('.')))}: {path}: no source "
+                          f"(add it under 'sources:'; {len(missing)} field(s) unsourced)")
+    dangling = dangling_sources(data)
+    if dangling:
+        raise ConfigError(f"{doc.where(('sources', dangling[0]))}: sources.{dangling[0]}: "
+                          "names no field in this file")
+
+
+def build_chip(doc: LocatedYaml, data: Any | None = None) -> ChipSpec:
+    """Validate a chip mapping (``doc.data`` unless ``data`` is given) against its kind."""
+    data = doc.data if data is None else data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{doc.path}: a chip file must be a mapping of fields")
+    kinds = registered_chip_kinds()
+    kind = data.get("kind")
+    if kind not in kinds:
+        raise ConfigError(f"{doc.where(('kind',))}: kind: '{kind}' is not an architecture class "
+                          f"(one of: {', '.join(sorted(kinds))}).{suggest(str(kind), list(kinds))}")
+    check_sources(doc, data)
+    return _validate(kinds[kind], doc, data)
+
+
+def _validate(cls: type[BaseModel], doc: LocatedYaml, data: Any) -> Any:
+    try:
+        return cls.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(validation_message(doc, err)) from None
+
+
+@lru_cache(maxsize=256)
+def load_chip(name: str) -> ChipSpec:
+    """The chip called ``name`` (or a path to a chip YAML)."""
+    path = Path(name) if name.endswith((".yaml", ".yml")) else _find("chip", name, chips_dir())
+    return build_chip(read_yaml(path))
+
+
+@lru_cache(maxsize=256)
+def load_model(name: str) -> ModelSpec:
+    """The model called ``name`` (or a path to a model YAML)."""
+    path = Path(name) if name.endswith((".yaml", ".yml")) else _find("model", name, models_dir())
+    doc = read_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"{path}: a model file must be a mapping of fields")
+    check_sources(doc, doc.data)
+    return _validate(ModelSpec, doc, doc.data)
+
+
+def scenario_path(name: str) -> Path:
+    """A scenario by name, or a path to a scenario file."""
+    if name.endswith((".yaml", ".yml")) or os.sep in name:
+        path = Path(name)
+        if not path.is_file():
+            raise UnknownNameError(f"no scenario file {path}")
+        return path
+    return _find("scenario", name, scenarios_dir())

@@ -1,0 +1,90 @@
+"""The chip spec every architecture class extends, and the registry of classes.
+
+A class is one module in ``sim/chips/`` that defines a ``ChipSpec`` subclass decorated with
+``@chip_kind("name")``; importing ``sim.chips`` registers every module found there, so the
+loader accepts the new ``kind:`` with no other edit.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from pydantic import Field, PositiveFloat, model_validator
+
+from sim.parts.base import Spec
+from sim.parts.compute import Compute
+from sim.parts.economics import Power, Price
+from sim.parts.memory import MemoryTier
+
+if TYPE_CHECKING:
+    from sim.chips.costing import ChipCostModel
+
+ArchClass = Literal["gpu", "systolic", "dataflow", "wafer", "lpu"]
+ConfigStatus = Literal["confirmed", "partly_assumed", "assumed"]
+
+_CHIP_KINDS: dict[str, type[ChipSpec]] = {}
+
+
+def chip_kind(name: str):
+    """Class decorator: register a ChipSpec subclass under its ``kind`` tag."""
+
+    def register(cls: type[ChipSpec]) -> type[ChipSpec]:
+        _CHIP_KINDS[name] = cls
+        return cls
+
+    return register
+
+
+def registered_chip_kinds() -> dict[str, type[ChipSpec]]:
+    """kind tag -> spec class, for every architecture class module in ``sim/chips``."""
+    return dict(_CHIP_KINDS)
+
+
+class ChipSpec(Spec):
+    """What every accelerator has: compute, memory tiers, power, price, and sources.
+
+    ``memory`` lists the tiers that hold model state, fastest-preferred first; weights,
+    then KV cache, then activations are placed in that order. ``sources`` maps a dotted
+    field path (or a prefix of it) to where the number comes from; every number needs one.
+    """
+
+    kind: str
+    name: str
+    vendor: str
+    status: ConfigStatus
+    aliases: tuple[str, ...] = ()
+    compute: Compute
+    onchip_sram_MiB: PositiveFloat | None = None
+    memory: dict[str, MemoryTier] = Field(min_length=1)
+    power: Power
+    price: Price
+    notes: str = ""
+    sources: dict[str, str]
+
+    tiny_example: ClassVar[dict]
+
+    @model_validator(mode="after")
+    def _power_covers_memory(self) -> ChipSpec:
+        memory_W = sum(t.peak_power_W for t in self.memory.values())
+        if memory_W + self.power.idle_W >= self.power.tdp_W:
+            raise ValueError(
+                f"idle_W + memory power at peak bandwidth ({self.power.idle_W:.0f} + "
+                f"{memory_W:.0f} W) must stay below tdp_W ({self.power.tdp_W:.0f} W); "
+                "check energy_pJ_per_bit"
+            )
+        return self
+
+    @property
+    def capacity_bytes(self) -> float:
+        """Total capacity of the tiers that hold model state."""
+        return sum(t.capacity_bytes for t in self.memory.values())
+
+    @property
+    def main_tier(self) -> MemoryTier:
+        """The first-preferred tier (HBM on a GPU, SRAM on an LPU)."""
+        return next(iter(self.memory.values()))
+
+    def cost_model(self) -> ChipCostModel:
+        """This class's cost model for one op / block on this chip."""
+        raise NotImplementedError
+

@@ -1,0 +1,54 @@
+"""Quantisation efficiency of tiled matmuls: how much of the padded work is useful.
+
+Pure functions of integers, cached: sweeps reuse the same shapes many times.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@lru_cache(maxsize=1 << 16)
+def gpu_tile_efficiency(batch: int, m: int, n: int, k: int, sm_count: int,
+                        tiles: tuple[tuple[int, int, int], ...]) -> float:
+    """Best useful/padded work over the library's CTA tiles, either operand orientation.
+
+    Work is split into units of one CTA tile x one k-step and spread evenly over the SMs
+    (stream-K / split-K), so the loss is tile padding on m, n, k plus the last partial
+    wave: eff = useful MACs / (waves * SMs * tile_m * tile_n * tile_k).
+    """
+    useful = batch * m * n * k
+    best = 0.0
+    for tm, tn, tk in tiles:
+        for a, b in ((m, n), (n, m)):
+            units = batch * _ceil(a, tm) * _ceil(b, tn) * _ceil(k, tk)
+            waves = _ceil(units, sm_count)
+            eff = useful / (waves * sm_count * tm * tn * tk)
+            best = max(best, eff)
+    return best
+
+
+@lru_cache(maxsize=1 << 16)
+def systolic_efficiency(batch: int, m: int, n: int, k: int, rows: int, cols: int,
+                        arrays: int, m_chunk: int) -> float:
+    """Useful/occupied PE-cycles of a weight-stationary systolic array (SCALE-Sim model).
+
+    The stationary operand (k x n, or k x m when that is better) is cut into rows x cols
+    folds spread over ``arrays``; the streaming operand passes in chunks of at most
+    ``m_chunk`` rows (what on-chip SRAM can stage), and every chunk of every fold pays the
+    fill and drain of the array: 2*rows + cols - 2 cycles (Samajdar et al., SCALE-Sim, 2018).
+    """
+    useful = batch * m * n * k
+    best = 0.0
+    for stream, stat in ((m, n), (n, m)):
+        folds = batch * _ceil(k, rows) * _ceil(stat, cols)
+        rounds = _ceil(folds, arrays)
+        chunks = _ceil(stream, m_chunk)
+        cycles = rounds * (stream + chunks * (2 * rows + cols - 2))
+        eff = useful / (cycles * arrays * rows * cols)
+        best = max(best, eff)
+    return best

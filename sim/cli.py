@@ -1,0 +1,159 @@
+"""The ``sim`` command: parse, call, print. User mistakes exit non-zero with one line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from sim.dtypes import DTYPE_BYTES
+from sim.errors import SimError
+from sim.units import GB
+
+DTYPES = sorted(DTYPE_BYTES)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SimError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: rows finished so far are in results.csv", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sim", description="Accelerator performance simulator for LLM workloads.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a scenario (name or path) into results/<name>/")
+    run.add_argument("scenario")
+    run.add_argument("--out", default=None, help="results root (default: results/)")
+    run.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    run.add_argument("--no-progress", action="store_true")
+    run.set_defaults(func=_cmd_run)
+
+    ls = sub.add_parser("list", help="list chips, models or scenarios")
+    ls.add_argument("what", choices=["chips", "models", "scenarios"])
+    ls.set_defaults(func=_cmd_list)
+
+    show = sub.add_parser("show", help="show one chip or model with its sources")
+    show.add_argument("what", choices=["chip", "model"])
+    show.add_argument("name")
+    show.set_defaults(func=_cmd_show)
+
+    pr = sub.add_parser("predict", help="predict one inference point")
+    pr.add_argument("--chip", required=True)
+    pr.add_argument("--model", required=True)
+    pr.add_argument("--phase", choices=["prefill", "decode", "generate"], default="generate")
+    pr.add_argument("--batch", type=int, default=1)
+    pr.add_argument("--input-len", type=int, default=1024)
+    pr.add_argument("--output-len", type=int, default=128)
+    pr.add_argument("--precision", choices=DTYPES, default="bf16",
+                    help="one format for weights, activations and KV cache (see --weights etc.)")
+    pr.add_argument("--weights", choices=DTYPES)
+    pr.add_argument("--activations", choices=DTYPES)
+    pr.add_argument("--kv-cache", choices=DTYPES)
+    pr.add_argument("--electricity-price", type=float, help="per kWh, in --currency")
+    pr.add_argument("--currency", help="currency code; give --currency-per-usd with it")
+    pr.add_argument("--currency-per-usd", type=float)
+    pr.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    pr.set_defaults(func=_cmd_predict)
+    return p
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sim.app import run_scenario
+
+    run = run_scenario(args.scenario, Path(args.out) if args.out else None, args.workers,
+                       progress=not args.no_progress)
+    print(f"{len(run.rows)} points ({run.failed} failed) -> {run.out_dir}/results.csv, summary.md, figures/")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from sim.catalog import load_chip, load_model, names
+
+    kind = args.what[:-1]
+    for name in names(kind):
+        if kind == "chip":
+            c = load_chip(name)
+            bf16 = c.compute.peak_dense_TFLOPS.get("bf16", c.compute.peak_dense_TFLOPS.get("fp16", math.nan))
+            print(f"{name:26s} {c.kind:9s} {c.status:15s} {bf16:8.1f} TFLOPS bf16  "
+                  f"{c.capacity_bytes / GB:8.1f} GB  {c.main_tier.bandwidth_GBps:9.0f} GB/s")
+        elif kind == "model":
+            m = load_model(name)
+            print(f"{name:18s} {m.params / 1e9:7.1f}B params  {m.active_params / 1e9:6.1f}B active  "
+                  f"{m.attention.upper():4s} {'MoE' if m.moe else 'dense'}")
+        else:
+            print(name)
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    import yaml
+
+    from sim.catalog import load_chip, load_model
+
+    spec = load_chip(args.name) if args.what == "chip" else load_model(args.name)
+    print(yaml.safe_dump(spec.model_dump(mode="json", exclude={"sources"}), sort_keys=False), end="")
+    print("sources:")
+    for key, text in spec.sources.items():
+        print(f"  {key}: {text}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from sim.analytical.inference import predict
+    from sim.catalog import load_chip, load_model
+    from sim.scenario.load import load_economics
+    from sim.workload.spec import Precision, Workload
+
+    base = Precision.uniform(args.precision)
+    precision = Precision(weights=args.weights or base.weights,
+                          activations=args.activations or base.activations,
+                          kv_cache=args.kv_cache or base.kv_cache)
+    wl = _workload(Workload, args, precision)
+    econ = load_economics({k: v for k, v in {
+        "electricity_price_per_kWh": args.electricity_price, "currency": args.currency,
+        "currency_per_USD": args.currency_per_usd}.items() if v is not None})
+    chip, model = load_chip(args.chip), load_model(args.model)
+    pred = predict(chip, model, wl, econ)
+    metrics = {"chip": chip.name, "model": model.name, **wl.model_dump(mode="json"), **pred.metrics()}
+    if args.json:
+        print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}, indent=2))
+    else:
+        _print_table(metrics)
+    return 0
+
+
+def _workload(cls, args: argparse.Namespace, precision) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return cls(phase=args.phase, batch=args.batch, input_len=args.input_len,
+                   output_len=args.output_len, precision=precision)
+    except ValidationError as err:
+        e = err.errors()[0]
+        raise SimError(f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg']}") from None
+
+
+def _print_table(metrics: dict[str, Any]) -> None:
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            value = "-" if math.isnan(value) else f"{value:.4g}"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        print(f"{key:34s} {value}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Hardware building blocks as plain, validated, immutable data."""

@@ -1,0 +1,9 @@
+"""The base every spec derives from: strict (unknown keys fail) and immutable."""
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Spec(BaseModel):
+    """Frozen pydantic model that rejects unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)

@@ -1,0 +1,34 @@
+"""Peak dense compute per numeric format, and the measured ceiling on matmul efficiency."""
+
+from pydantic import Field, PositiveFloat, model_validator
+
+from sim.dtypes import COMPUTE_FALLBACK, Dtype
+from sim.errors import UnsupportedError
+from sim.parts.base import Spec
+from sim.units import TERA
+
+
+class Compute(Spec):
+    """Dense (no structured sparsity) peak rates and the best fraction of them a large
+    matmul reaches on this chip (a measurement, or an assumption stated in sources)."""
+
+    peak_dense_TFLOPS: dict[Dtype, PositiveFloat]
+    max_matmul_fraction: float = Field(gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _has_a_matmul_format(self) -> "Compute":
+        if not {"bf16", "fp16", "fp8", "int8"} & set(self.peak_dense_TFLOPS):
+            raise ValueError("peak_dense_TFLOPS needs at least one of bf16, fp16, fp8, int8")
+        return self
+
+    def resolve_dtype(self, dtype: str) -> str:
+        """The format the chip actually computes ``dtype`` in (see dtypes.COMPUTE_FALLBACK)."""
+        for candidate in COMPUTE_FALLBACK[dtype]:
+            if candidate in self.peak_dense_TFLOPS:
+                return candidate
+        have = ", ".join(sorted(self.peak_dense_TFLOPS))
+        raise UnsupportedError(f"no peak rate for {dtype} or a wider format (chip has: {have})")
+
+    def peak_flops(self, dtype: str) -> float:
+        """Peak flop/s for ``dtype`` after fallback."""
+        return self.peak_dense_TFLOPS[self.resolve_dtype(dtype)] * TERA

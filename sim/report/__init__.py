@@ -1,0 +1,1 @@
+"""Reports from results tables: summary sentences, markdown tables, figures."""

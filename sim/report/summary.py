@@ -1,0 +1,134 @@
+"""summary.md: sentences and tables computed from the results rows, never typed in."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from sim.scenario.spec import Finding
+
+Row = dict[str, Any]
+MATCH_KEYS = ("model", "phase", "batch", "input_len", "output_len", "precision")
+
+
+def ok(rows: list[Row]) -> list[Row]:
+    return [r for r in rows if not r.get("error")]
+
+
+def _group(rows: list[Row], by: list[str]) -> dict[tuple, list[Row]]:
+    groups: dict[tuple, list[Row]] = defaultdict(list)
+    for r in rows:
+        groups[tuple(r[k] for k in by)].append(r)
+    return dict(sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])))
+
+
+def _label(by: list[str], key: tuple) -> str:
+    return ", ".join(f"{k}={v}" for k, v in zip(by, key, strict=True)) or "all points"
+
+
+def _num(x: Any) -> float | None:
+    return x if isinstance(x, (int, float)) and x == x else None
+
+
+def compare(rows: list[Row], f: Finding, of: str, to: str) -> list[str]:
+    """Median ratio of ``f.metric`` between two chips over matched points, per group."""
+    out = []
+    for key, group in _group(ok(rows), f.by).items():
+        mine = {tuple(r[k] for k in MATCH_KEYS): r for r in group if r["chip"] == of}
+        ratios = []
+        for r in group:
+            if r["chip"] != to:
+                continue
+            a = mine.get(tuple(r[k] for k in MATCH_KEYS))
+            if a and _num(a.get(f.metric)) is not None and _num(r.get(f.metric)):
+                ratios.append(a[f.metric] / r[f.metric])
+        if not ratios:
+            out.append(f"{_label(f.by, key)}: no matched points where both {of} and {to} ran.")
+            continue
+        med = statistics.median(ratios)
+        out.append(f"{_label(f.by, key)}: {of}'s {f.metric} is {med:.2f}x {to}'s "
+                   f"(median of {len(ratios)} matched points, range {min(ratios):.2f}x-{max(ratios):.2f}x).")
+    return out
+
+
+def best(rows: list[Row], f: Finding) -> list[str]:
+    """Which chip wins ``f.metric`` on each matched point, counted per group."""
+    out = []
+    for key, group in _group(ok(rows), f.by).items():
+        wins: dict[str, int] = defaultdict(int)
+        for _, pts in _group(group, list(MATCH_KEYS)).items():
+            scored = [r for r in pts if _num(r.get(f.metric)) is not None]
+            if len(scored) < 2:
+                continue
+            pick = max if f.higher_is_better else min
+            wins[pick(scored, key=lambda r: r[f.metric])["chip"]] += 1
+        total = sum(wins.values())
+        if total:
+            ranking = ", ".join(f"{c} {n}/{total}" for c, n in sorted(wins.items(), key=lambda kv: -kv[1]))
+            out.append(f"{_label(f.by, key)}: best {f.metric} ({'higher' if f.higher_is_better else 'lower'} "
+                       f"is better) won by {ranking} points.")
+    return out
+
+
+def bounds(rows: list[Row], f: Finding) -> list[str]:
+    """Share of points each bound dominates, per chip and group."""
+    out = []
+    for key, group in _group(ok(rows), ["chip", *f.by]).items():
+        counts: dict[str, int] = defaultdict(int)
+        for r in group:
+            counts[r["bound"]] += 1
+        parts = ", ".join(f"{b}-bound in {n}/{len(group)}" for b, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        out.append(f"{_label(['chip', *f.by], key)}: {parts} points.")
+    return out
+
+
+def crossover(rows: list[Row], f: Finding) -> list[str]:
+    """Smallest ``f.axis`` value where ``f.metric`` first equals ``f.value``, per series."""
+    metric = f.metric if f.metric != "throughput_tokens_per_s" else "bound"
+    keys = ["chip", *[k for k in MATCH_KEYS if k != f.axis]]
+    out = []
+    for key, group in _group(ok(rows), keys).items():
+        series = sorted(group, key=lambda r: r[f.axis])
+        hit = next((r for r in series if str(r.get(metric)) == f.value), None)
+        span = f"{series[0][f.axis]}-{series[-1][f.axis]}"
+        what = (f"{metric} = {f.value} from {f.axis} {hit[f.axis]}" if hit
+                else f"never {metric} = {f.value} over {f.axis} {span}")
+        out.append(f"{_label(keys, key)}: {what}.")
+    return out
+
+
+def finding_lines(rows: list[Row], f: Finding, canonical) -> list[str]:
+    if f.kind == "compare":
+        return compare(rows, f, canonical(f.of), canonical(f.to))
+    if f.kind == "best":
+        return best(rows, f)
+    if f.kind == "bound":
+        return bounds(rows, f)
+    return crossover(rows, f)
+
+
+def best_table(rows: list[Row]) -> str:
+    """Per chip, model and phase: the highest-throughput point and its other metrics."""
+    head = ("| chip | model | phase | best tokens/s | at batch | TTFT s | TPOT ms | J/token | cost/Mtok | bound |\n"
+            "|---|---|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for (chip, model, phase), group in _group(ok(rows), ["chip", "model", "phase"]).items():
+        r = max(group, key=lambda r: r["throughput_tokens_per_s"])
+        ttft = f"{r['ttft_s']:.3g}" if _num(r.get("ttft_s")) is not None else "-"
+        tpot = f"{r['tpot_s'] * 1e3:.3g}" if _num(r.get("tpot_s")) is not None else "-"
+        lines.append(f"| {chip} | {model} | {phase} | {r['throughput_tokens_per_s']:.4g} | {r['batch']} | "
+                     f"{ttft} | {tpot} | {r['energy_j_per_token']:.3g} | "
+                     f"{r['cost_per_million_tokens']:.3g} {r['currency']} | {r['bound']} |")
+    return "\n".join(lines)
+
+
+def failures(rows: list[Row]) -> list[str]:
+    """Failed points, grouped by chip, model and the kind of failure (the message up to its
+    first colon), each with one full example message."""
+    groups: dict[tuple, list[Row]] = defaultdict(list)
+    for r in rows:
+        if r.get("error"):
+            groups[(r["chip"], r["model"], str(r["error"]).split(":")[0])].append(r)
+    return [f"{len(rs)} point(s) of {chip} / {model} failed (e.g. {rs[0]['phase']}, batch {rs[0]['batch']}, "
+            f"input {rs[0]['input_len']}): {rs[0]['error']}" for (chip, model, _), rs in groups.items()]

@@ -1,0 +1,109 @@
+"""Resolve a scenario file: validate it, load its chips (and what-if variants), models and
+economics, each error pointing at the scenario's file and line."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from sim.analytical.economics import Economics
+from sim.catalog import (build_chip, load_chip, load_model, project_dir, scenario_path,
+                         validation_message)
+from sim.chips.base import ChipSpec
+from sim.errors import ConfigError, SimError
+from sim.scenario.spec import ChipVariant, Scenario
+from sim.workload.model import ModelSpec
+from sim.yaml_io import LocatedYaml, read_yaml
+
+
+@dataclass(frozen=True)
+class ResolvedScenario:
+    """A scenario with every name turned into a spec (keys are canonical names)."""
+
+    spec: Scenario
+    path: Path
+    chips: dict[str, ChipSpec]
+    models: dict[str, ModelSpec]
+    economics: Economics
+    aliases: dict[str, str]  # name as written in the scenario -> canonical chip name
+
+    def canonical_chip(self, name: str) -> str:
+        return self.aliases.get(name, name)
+
+    def points(self) -> list[dict[str, Any]]:
+        return self.spec.points(list(self.chips), list(self.models))
+
+
+def load_economics(overrides: dict[str, Any], where: str = "") -> Economics:
+    """configs/economics.yaml with a scenario's overrides on top."""
+    doc = read_yaml(project_dir() / "configs" / "economics.yaml")
+    data = {**doc.data, **overrides}
+    data["sources"] = {**doc.data.get("sources", {}), **overrides.get("sources", {})}
+    try:
+        return Economics.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{where or doc.path}: economics: {err.errors()[0]['msg']}") from None
+
+
+def derive_chip(variant: ChipVariant, doc: LocatedYaml, loc: tuple) -> ChipSpec:
+    """``variant.base`` with ``variant.set`` applied; replaced subtrees drop their sources."""
+    base = load_chip(variant.base)
+    from sim.catalog import _find, chips_dir  # the base's raw YAML, to re-validate edits
+
+    raw = copy.deepcopy(read_yaml(_find("chip", variant.base, chips_dir())).data)
+    sources = dict(raw.get("sources", {}))
+    for dotted, value in variant.set.items():
+        node = raw
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                raise ConfigError(f"{doc.where(loc)}: chip_variants: '{dotted}' is not a field of {base.name}")
+            node = node[part]
+        node[parts[-1]] = copy.deepcopy(value)
+        sources = {k: v for k, v in sources.items() if not (k == dotted or k.startswith(dotted + "."))}
+    raw.update(name=variant.name, aliases=[], status=variant.status,
+               sources={**sources, **variant.sources})
+    try:
+        return build_chip(LocatedYaml(doc.path, raw, {}))
+    except ConfigError as err:
+        raise ConfigError(f"{doc.where(loc)}: chip variant {variant.name}: {err}") from None
+
+
+def load_scenario(name: str) -> ResolvedScenario:
+    path = scenario_path(name)
+    doc = read_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"{path}: a scenario file must be a mapping of fields")
+    try:
+        spec = Scenario.model_validate(doc.data)
+    except ValidationError as err:
+        raise ConfigError(validation_message(doc, err)) from None
+    chips: dict[str, ChipSpec] = {}
+    aliases: dict[str, str] = {}
+    for i, chip_name in enumerate(spec.chips):
+        chip = _named(lambda n=chip_name: load_chip(n), doc, ("chips", i))
+        chips[chip.name] = chip
+        aliases[chip_name] = chip.name
+    for i, variant in enumerate(spec.chip_variants):
+        chips[variant.name] = derive_chip(variant, doc, ("chip_variants", i))
+    models = {}
+    for i, model_name in enumerate(spec.models):
+        model = _named(lambda n=model_name: load_model(n), doc, ("models", i))
+        models[model.name] = model
+    econ = load_economics(spec.economics, doc.where(("economics",)))
+    for i, f in enumerate(spec.findings):
+        for who in (f.of, f.to):
+            if who is not None and aliases.get(who, who) not in chips:
+                raise ConfigError(f"{doc.where(('findings', i))}: findings: '{who}' is not a chip of this scenario")
+    return ResolvedScenario(spec, path, chips, models, econ, aliases)
+
+
+def _named(load, doc: LocatedYaml, loc: tuple):
+    try:
+        return load()
+    except SimError as err:
+        raise type(err)(f"{doc.where(loc)}: {err}") from None

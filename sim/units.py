@@ -1,0 +1,23 @@
+"""SI conventions. Specs carry units in field names (``_GBps``, ``_TFLOPS``, ``_us``); code
+converts them to SI here, once, and works in bytes, seconds, flop and joules."""
+
+GB = 1e9            # bytes in a (decimal) gigabyte, as vendors quote memory and bandwidth
+GiB = 2**30
+MiB = 2**20
+TERA = 1e12
+US = 1e-6           # seconds in a microsecond
+NS = 1e-9
+J_PER_KWH = 3.6e6
+S_PER_YEAR = 365.25 * 86400
+BITS_PER_BYTE = 8
+PJ = 1e-12
+
+
+def gbps_to_Bps(bandwidth_GBps: float) -> float:
+    """GB/s (10^9 bytes per second) to bytes per second."""
+    return bandwidth_GBps * GB
+
+
+def tflops_to_flops(peak_TFLOPS: float) -> float:
+    """TFLOPS to flop per second."""
+    return peak_TFLOPS * TERA

@@ -1,0 +1,1 @@
+"""Hardware-free description of what runs: models, workloads, and their op graphs."""

@@ -1,0 +1,181 @@
+"""Build the op graph of a prefill pass or one decode step of a transformer.
+
+Accounting rules (each pinned by a test, as existing tools get them wrong):
+- a gated MLP has three ``hidden x ffn`` matrices and its flops follow ``ffn``;
+- decode reads the KV cache once per step at the current length and writes only the new
+  token's K and V; grouped heads share one read (GQA/MQA);
+- the input embedding is a row lookup, not a matmul;
+- prefill runs the LM head on each sequence's last token only;
+- causal attention counts only the lower triangle of the score matrix (s(s+1)/2 pairs);
+- ``batch`` means sequences, with no hidden beam factor.
+
+Elementwise flop counts per element follow the formulas: residual add + RMSNorm 5
+(add, square, sum, scale, weight), rotary 3 (two multiplies, one add), SiLU(gate)*up 5
+(exp, add, divide, multiply, multiply), GELU 8 (tanh approximation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sim.workload.model import ModelSpec
+from sim.workload.ops import Block, Graph, Op, elementwise, matmul
+from sim.workload.spec import Precision
+
+ADD_NORM_FLOPS = 5.0
+ROTARY_FLOPS = 3.0
+GATED_ACT_FLOPS = 5.0
+GELU_FLOPS = 8.0
+
+
+def prefill_graph(model: ModelSpec, batch: int, seq_len: int, p: Precision) -> Graph:
+    """Process ``batch`` prompts of ``seq_len`` tokens; emit one token per prompt."""
+    return _graph(model, batch, seq_len, cached=0, p=p)
+
+
+def decode_graph(model: ModelSpec, batch: int, cached_len: int, p: Precision) -> Graph:
+    """One decode step: each of ``batch`` sequences has ``cached_len`` tokens in its KV cache."""
+    return _graph(model, batch, 1, cached=cached_len, p=p)
+
+
+def _graph(model: ModelSpec, batch: int, new: int, cached: int, p: Precision) -> Graph:
+    tokens = batch * new
+    h = model.hidden
+    attn = _attention_ops(model, batch, new, cached, p)
+    blocks = [Block("embedding", (_embedding(model, tokens, p),), 1)]
+    if model.dense_layers:
+        mlp = _mlp_ops(model, tokens, model.dense_ffn_width, "mlp", p)
+        blocks.append(Block("dense_layer", attn + mlp, model.dense_layers))
+    if model.moe_layers:
+        blocks.append(Block("moe_layer", attn + _moe_ops(model, tokens, p), model.moe_layers))
+    head = (
+        elementwise("final_norm", "norm", 2 * tokens * h, tokens * h, ADD_NORM_FLOPS, p, h),
+        matmul("lm_head", "lm_head", batch, h, model.vocab, p),
+    )
+    blocks.append(Block("head", head, 1))
+    return Graph(tuple(blocks), tokens_in=tokens, tokens_out=batch)
+
+
+def _embedding(model: ModelSpec, tokens: int, p: Precision) -> Op:
+    """Row lookup: reads one ``hidden`` row per token, no flops."""
+    row_bytes = tokens * model.hidden
+    return Op("embedding", "embedding", "embedding", flops=0.0, dtype=p.activations,
+              weight_bytes=row_bytes * p.weight_bytes, act_out_bytes=row_bytes * p.act_bytes)
+
+
+def _attention_ops(model: ModelSpec, batch: int, new: int, cached: int, p: Precision) -> tuple[Op, ...]:
+    if model.mla is not None:
+        return _mla_ops(model, batch, new, cached, p)
+    t, h, d = batch * new, model.hidden, model.head_dim
+    q, kv = model.heads, model.kv_heads
+    return (
+        elementwise("attn_norm", "norm", 2 * t * h, 2 * t * h, ADD_NORM_FLOPS, p, h),
+        matmul("qkv_proj", "projection", t, h, (q + 2 * kv) * d, p),
+        elementwise("rotary", "attention", t * (q + kv) * d, t * (q + kv) * d, ROTARY_FLOPS, p),
+        _attention(batch, new, cached, q, kv, d, d, d, p),
+        matmul("o_proj", "projection", t, q * d, h, p),
+    )
+
+
+def _attention(batch: int, new: int, cached: int, heads: int, kv_heads: int, d_qk: int,
+               d_v: int, kv_elems_per_token: int, p: Precision, name: str = "attention") -> Op:
+    """FlashAttention-style: scores never leave the chip. Reads Q and (new) K, V, reads the
+    cached KV once per step, writes O and the new tokens' KV cache entries.
+
+    ``kv_elems_per_token`` is what one layer caches per token (2 x kv_heads x head_dim, or
+    the MLA latent). Queries of one KV group attend together: the GEMM shape puts
+    ``heads / kv_heads`` query heads times ``new`` tokens on the m axis.
+    """
+    pairs = new * cached + new * (new + 1) / 2  # causal: each new token sees the cache and earlier new tokens
+    flops = 2.0 * batch * heads * pairs * (d_qk + d_v)
+    t = batch * new
+    group = heads // kv_heads
+    return Op(
+        name, "attention", "attention", flops=flops, dtype=p.activations,
+        act_in_bytes=t * (heads * d_qk + kv_elems_per_token) * p.act_bytes,
+        act_out_bytes=t * heads * d_v * p.act_bytes,
+        kv_read_bytes=batch * cached * kv_elems_per_token * p.kv_bytes,
+        kv_write_bytes=t * kv_elems_per_token * p.kv_bytes,
+        batch=batch * kv_heads, m=group * new, n=cached + new, k=d_qk,
+    )
+
+
+def _mla_ops(model: ModelSpec, batch: int, new: int, cached: int, p: Precision) -> tuple[Op, ...]:
+    """Multi-head latent attention. Prefill expands the latent to per-head K and V; decode
+    uses the absorbed form (as FlashMLA does): queries move into the latent space, attend
+    over the cached latent directly, and the output is lifted back per head."""
+    m = model.mla
+    assert m is not None
+    t, h, nh = batch * new, model.hidden, model.heads
+    qk = m.qk_nope_head_dim + m.qk_rope_head_dim
+    latent = m.kv_lora_rank + m.qk_rope_head_dim
+    common = (
+        elementwise("attn_norm", "norm", 2 * t * h, 2 * t * h, ADD_NORM_FLOPS, p, h),
+        matmul("q_a_proj", "projection", t, h, m.q_lora_rank, p),
+        elementwise("q_a_norm", "norm", t * m.q_lora_rank, t * m.q_lora_rank, ADD_NORM_FLOPS, p, m.q_lora_rank),
+        matmul("q_b_proj", "projection", t, m.q_lora_rank, nh * qk, p),
+        matmul("kv_a_proj", "projection", t, h, latent, p),
+        elementwise("kv_a_norm", "norm", t * m.kv_lora_rank, t * m.kv_lora_rank, ADD_NORM_FLOPS, p, m.kv_lora_rank),
+        elementwise("rotary", "attention", t * (nh + 1) * m.qk_rope_head_dim,
+                    t * (nh + 1) * m.qk_rope_head_dim, ROTARY_FLOPS, p),
+    )
+    o_proj = matmul("o_proj", "projection", t, nh * m.v_head_dim, h, p)
+    if cached == 0:  # prefill: expand the latent to per-head K (nope part) and V
+        kv_b = matmul("kv_b_proj", "projection", t, m.kv_lora_rank, nh * (m.qk_nope_head_dim + m.v_head_dim), p)
+        att = _attention(batch, new, 0, nh, nh, qk, m.v_head_dim, latent, p)
+        return (*common, kv_b, att, o_proj)
+    absorb_q = matmul("mla_absorb_q", "attention", t, m.qk_nope_head_dim, m.kv_lora_rank, p, batch=nh)
+    att = _attention(batch, new, cached, nh, 1, latent, m.kv_lora_rank, latent, p)
+    absorb_o = matmul("mla_absorb_o", "attention", t, m.kv_lora_rank, m.v_head_dim, p, batch=nh)
+    return (*common, absorb_q, att, absorb_o, o_proj)
+
+
+def _mlp_ops(model: ModelSpec, tokens: int, ffn: int, category, p: Precision, prefix: str = "") -> tuple[Op, ...]:
+    """Dense MLP of width ``ffn``: gated (gate and up fused into one GEMM) or plain."""
+    h = model.hidden
+    norm = elementwise(f"{prefix}mlp_norm", "norm", 2 * tokens * h, 2 * tokens * h, ADD_NORM_FLOPS, p, h)
+    if model.gated_mlp:
+        up = matmul(f"{prefix}gate_up_proj", category, tokens, h, 2 * ffn, p)
+        act = elementwise(f"{prefix}act_fn", category, 2 * tokens * ffn, tokens * ffn, GATED_ACT_FLOPS, p)
+    else:
+        up = matmul(f"{prefix}up_proj", category, tokens, h, ffn, p)
+        act = elementwise(f"{prefix}act_fn", category, tokens * ffn, tokens * ffn, GELU_FLOPS, p)
+    down = matmul(f"{prefix}down_proj", category, tokens, ffn, h, p)
+    return (norm, up, act, down) if not prefix else (up, act, down)
+
+
+def experts_touched(experts: int, top_k: int, tokens: int) -> float:
+    """Expected number of distinct experts a step's tokens route to, for uniform routing:
+    E * (1 - (1 - k/E)^T). Weights of untouched experts are not read."""
+    return experts * (1.0 - (1.0 - top_k / experts) ** tokens)
+
+
+def _moe_ops(model: ModelSpec, tokens: int, p: Precision) -> tuple[Op, ...]:
+    """Router, the routed experts the batch touches (as one grouped GEMM), shared experts."""
+    moe = model.moe
+    assert moe is not None
+    h, f = model.hidden, moe.expert_ffn
+    touched = experts_touched(moe.experts, moe.top_k, tokens)
+    groups = max(1, round(touched))
+    per_expert = max(1, -(-tokens * moe.top_k // groups))
+    width = (2 if model.gated_mlp else 1) * f
+    assignments = tokens * moe.top_k
+    norm = elementwise("mlp_norm", "norm", 2 * tokens * h, 2 * tokens * h, ADD_NORM_FLOPS, p, h)
+    router = matmul("router", "moe", tokens, h, moe.experts, p)
+    up = _scaled(matmul("experts_up", "moe", per_expert, h, width, p, batch=groups,
+                        weight_elems=touched * h * width), assignments / (groups * per_expert))
+    act = elementwise("experts_act", "moe", assignments * width, assignments * f,
+                      GATED_ACT_FLOPS if model.gated_mlp else GELU_FLOPS, p)
+    down = _scaled(matmul("experts_down", "moe", per_expert, f, h, p, batch=groups,
+                          weight_elems=touched * f * h), assignments / (groups * per_expert))
+    ops: tuple[Op, ...] = (norm, router, up, act, down)
+    if moe.shared_experts:
+        ops += _mlp_ops(model, tokens, moe.shared_experts * f, "moe", p, prefix="shared_")
+    return ops
+
+
+def _scaled(op: Op, useful: float) -> Op:
+    """An op whose padded GEMM shape does more than the useful work: keep the shape (for
+    tiling) but count only the useful flops and activation bytes."""
+    return replace(op, flops=op.flops * useful, act_in_bytes=op.act_in_bytes * useful,
+                   act_out_bytes=op.act_out_bytes * useful)
