@@ -66,31 +66,38 @@ def write_figures(scn: ResolvedScenario, rows: list[dict[str, Any]], fig_dir: Pa
                 plots.save(fig, fig_dir / name)
                 written.append(name)
         if scn.spec.roofline:
-            ops = roofline_ops(scn, model)
+            prec, ops = roofline_ops(scn, model)
             if ops:
-                roofs = {c: _roof(scn, c) for c in scn.chips}
+                roofs = {c: _roof(scn, c, prec) for c in scn.chips}
                 name = f"{_slug(model)}_roofline.png"
-                plots.save(plots.roofline(roofs, ops, f"Roofline: {model}"), fig_dir / name)
+                title = f"Roofline: {model}, {prec.label}, batch {sorted(scn.spec.workload.batch)[len(scn.spec.workload.batch) // 2]}"
+                plots.save(plots.roofline(roofs, ops, title), fig_dir / name)
                 written.append(name)
     return written
 
 
-def _roof(scn: ResolvedScenario, chip_name: str) -> tuple[float, float]:
+def _roof(scn: ResolvedScenario, chip_name: str, prec: Precision) -> tuple[float, float]:
     chip = scn.chips[chip_name]
-    prec = scn.spec.workload.precisions()[0]
     return chip.compute.peak_flops(prec.matmul), chip.main_tier.sustained_bandwidth_Bps
 
 
-def roofline_ops(scn: ResolvedScenario, model: str) -> list[dict[str, Any]]:
-    """Per-op points of one representative workload per chip and phase (the middle batch
-    and the first input length), for the roofline chart."""
+def roofline_ops(scn: ResolvedScenario, model: str) -> tuple[Precision, list[dict[str, Any]]]:
+    """Per-op points of one representative workload per chip and phase (the middle batch,
+    the first input length, the first precision that fits), for the roofline chart."""
     w = scn.spec.workload
     batch = sorted(w.batch)[len(w.batch) // 2]
-    prec: Precision = w.precisions()[0]
+    for prec in w.precisions():
+        ops = _ops_at(scn, model, batch, w.input_len[0], prec)
+        if ops:
+            return prec, ops
+    return w.precisions()[0], []
+
+
+def _ops_at(scn: ResolvedScenario, model: str, batch: int, input_len: int, prec: Precision) -> list[dict[str, Any]]:
     ops = []
     for chip_name, chip in scn.chips.items():
         for phase in ("prefill", "decode"):
-            wl = Workload(phase=phase, batch=batch, input_len=w.input_len[0], precision=prec)
+            wl = Workload(phase=phase, batch=batch, input_len=input_len, precision=prec)
             try:
                 pred = predict(chip, scn.models[model], wl, scn.economics, keep_ops=True)
             except SimError:

@@ -49,13 +49,15 @@ def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def suggest(name: str, known: list[str]) -> str:
-    """' Did you mean: a, b?' naming the closest known names, or '' when none is close."""
-    by_key = {_key(k): k for k in known}
-    close = difflib.get_close_matches(_key(name), list(by_key), n=3, cutoff=0.6)
+def suggest(name: str, known: list[str] | dict[str, str]) -> str:
+    """' Did you mean: a, b?' naming the closest known names, or '' when none is close.
+    ``known`` is a list of names, or a map from every alias to the name it stands for."""
+    by_key = {_key(k): v for k, v in known.items()} if isinstance(known, dict) else {_key(k): k for k in known}
+    close = difflib.get_close_matches(_key(name), list(by_key), n=6, cutoff=0.6)
     if not close:
-        close = [k for k in by_key if _key(name) and (_key(name) in k or k in _key(name))][:3]
-    return f" Did you mean: {', '.join(by_key[c] for c in close)}?" if close else ""
+        close = [k for k in by_key if _key(name) and (_key(name) in k or k in _key(name))]
+    picks = list(dict.fromkeys(by_key[c] for c in close))[:3]
+    return f" Did you mean: {', '.join(picks)}?" if picks else ""
 
 
 @lru_cache(maxsize=8)
@@ -76,7 +78,8 @@ def _find(kind: str, name: str, directory: Path) -> Path:
     hit = index.get(_key(name))
     if hit is None:
         names = sorted({n for n, _ in index.values()})
-        raise UnknownNameError(f"unknown {kind} '{name}'.{suggest(name, names)} "
+        aliases = {alias: display for alias, (display, _) in index.items()}
+        raise UnknownNameError(f"unknown {kind} '{name}'.{suggest(name, aliases)} "
                                f"(`sim list {kind}s` shows all {len(names)})")
     return hit[1]
 
@@ -126,8 +129,9 @@ def build_chip(doc: LocatedYaml, data: Any | None = None) -> ChipSpec:
     if kind not in kinds:
         raise ConfigError(f"{doc.where(('kind',))}: kind: '{kind}' is not an architecture class "
                           f"(one of: {', '.join(sorted(kinds))}).{suggest(str(kind), list(kinds))}")
+    chip = _validate(kinds[kind], doc, data)
     check_sources(doc, data)
-    return _validate(kinds[kind], doc, data)
+    return chip
 
 
 def _validate(cls: type[BaseModel], doc: LocatedYaml, data: Any) -> Any:
@@ -151,8 +155,9 @@ def load_model(name: str) -> ModelSpec:
     doc = read_yaml(path)
     if not isinstance(doc.data, dict):
         raise ConfigError(f"{path}: a model file must be a mapping of fields")
+    model = _validate(ModelSpec, doc, doc.data)
     check_sources(doc, doc.data)
-    return _validate(ModelSpec, doc, doc.data)
+    return model
 
 
 def scenario_path(name: str) -> Path:

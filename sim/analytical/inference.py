@@ -23,8 +23,10 @@ DECODE_SAMPLES = 4
 class Prediction:
     """All metrics of one point. Times in seconds, energy in joules, memory in bytes.
 
-    ``throughput_tokens_per_s`` counts output tokens (one per sequence for prefill);
-    ``prompt_tokens_per_s`` counts prompt tokens processed by prefill.
+    "Tokens" are the tokens the phase exists to produce: output tokens for decode and
+    generate, prompt tokens for prefill. ``throughput_tokens_per_s``, ``energy_j_per_token``
+    and ``cost_per_million_tokens`` all count those; ``prompt_tokens_per_s`` is the
+    prefill rate of prefill and generate.
     """
 
     ttft_s: float
@@ -114,7 +116,7 @@ def predict(chip: ChipSpec, model: ModelSpec, wl: Workload, econ: Economics,
 def _metrics(chip: ChipSpec, wl: Workload, econ: Economics, required: float, total: PassCost,
              passes: dict[str, PassCost], ttft: float, tpot: float) -> Prediction:
     e2e = total.time_s
-    out_tokens = wl.batch * (wl.output_len if wl.phase == "generate" else 1)
+    out_tokens = wl.batch * {"prefill": wl.input_len, "decode": 1, "generate": wl.output_len}[wl.phase]
     prompt_rate = wl.batch * wl.input_len / ttft if wl.phase != "decode" else math.nan
     energy_J = total.dynamic_energy_J + chip.power.idle_W * e2e
     cost = econ.chip_cost_per_s(chip) * e2e + econ.energy_cost(chip, energy_J)

@@ -61,7 +61,8 @@ class ChipSpec(Spec):
     notes: str = ""
     sources: dict[str, str]
 
-    tiny_example: ClassVar[dict]
+    # The kind's structure block for a tiny test instance (contract tests use ``tiny``).
+    tiny_structure: ClassVar[dict] = {}
 
     @model_validator(mode="after")
     def _power_covers_memory(self) -> ChipSpec:
@@ -83,6 +84,21 @@ class ChipSpec(Spec):
     def main_tier(self) -> MemoryTier:
         """The first-preferred tier (HBM on a GPU, SRAM on an LPU)."""
         return next(iter(self.memory.values()))
+
+    @classmethod
+    def tiny(cls, **overrides: object) -> ChipSpec:
+        """A small valid chip of this kind (fictional numbers) for contract tests."""
+        data = {
+            "name": f"tiny-{cls.model_fields['kind'].default}", "vendor": "test", "status": "assumed",
+            "compute": {"peak_dense_TFLOPS": {"bf16": 100.0, "fp8": 200.0}, "max_matmul_fraction": 0.8},
+            "onchip_sram_MiB": 64.0,
+            "memory": {"main": {"type": "HBM3", "capacity_GB": 64.0, "bandwidth_GBps": 1000.0,
+                                "achievable_bandwidth_fraction": 0.9, "energy_pJ_per_bit": 4.0}},
+            "power": {"tdp_W": 300.0, "idle_W": 50.0}, "price": {"purchase_USD": 10000.0},
+            "sources": {"*": "fictional test chip"}, **cls.tiny_structure,
+        }
+        data.update(overrides)
+        return cls.model_validate(data)
 
     def cost_model(self) -> ChipCostModel:
         """This class's cost model for one op / block on this chip."""

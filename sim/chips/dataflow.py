@@ -10,7 +10,7 @@ shared out in proportion to each op's work (integer units: the balance loss).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import PositiveFloat, PositiveInt, model_validator
 
@@ -101,6 +101,7 @@ class DataflowCostModel(ChipCostModel):
 @chip_kind("dataflow")
 class DataflowSpec(ChipSpec):
     kind: Literal["dataflow"] = "dataflow"
+    tiny_structure: ClassVar[dict] = {"dataflow": {"pcu_count": 64, "pmu_count": 64, "reconfiguration_us": 5.0}}
     dataflow: DataflowStructure
 
     @model_validator(mode="after")

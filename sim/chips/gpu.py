@@ -6,7 +6,7 @@ kernel overhead (launch plus ramp-up/tail), which dominates small decode steps.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
@@ -45,6 +45,7 @@ class GpuCostModel(ChipCostModel):
 @chip_kind("gpu")
 class GpuSpec(ChipSpec):
     kind: Literal["gpu"] = "gpu"
+    tiny_structure: ClassVar[dict] = {"gpu": {"sm_count": 16, "cta_tiles": [[128, 128, 32], [64, 64, 32]], "kernel_overhead_us": 3.0}}
     gpu: GpuStructure
 
     def cost_model(self) -> GpuCostModel:

@@ -7,7 +7,7 @@ models need many chips (the memory-fit error says how many).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import PositiveFloat, PositiveInt
 
@@ -32,6 +32,7 @@ class LpuCostModel(ChipCostModel):
 @chip_kind("lpu")
 class LpuSpec(ChipSpec):
     kind: Literal["lpu"] = "lpu"
+    tiny_structure: ClassVar[dict] = {"lpu": {"mxm_rows": 64, "mxm_cols": 64, "op_overhead_us": 1.0}}
     lpu: LpuStructure
 
     def cost_model(self) -> LpuCostModel:

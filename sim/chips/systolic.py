@@ -6,7 +6,7 @@ streaming operand chunked to what on-chip SRAM can stage.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import PositiveFloat, PositiveInt
 
@@ -59,6 +59,7 @@ class SystolicCostModel(ChipCostModel):
 @chip_kind("systolic")
 class SystolicSpec(ChipSpec):
     kind: Literal["systolic"] = "systolic"
+    tiny_structure: ClassVar[dict] = {"systolic": {"array_rows": 64, "array_cols": 64, "array_count": 4, "op_overhead_us": 1.0}}
     systolic: SystolicStructure
 
     def cost_model(self) -> SystolicCostModel:

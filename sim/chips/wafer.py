@@ -7,7 +7,7 @@ model that overflows SRAM reads the rest at the external tier's bandwidth.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import PositiveFloat, PositiveInt
 
@@ -31,6 +31,7 @@ class WaferCostModel(ChipCostModel):
 @chip_kind("wafer")
 class WaferSpec(ChipSpec):
     kind: Literal["wafer"] = "wafer"
+    tiny_structure: ClassVar[dict] = {"wafer": {"cores": 1000, "op_overhead_us": 1.0}}
     wafer: WaferStructure
 
     def cost_model(self) -> WaferCostModel:

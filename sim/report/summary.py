@@ -98,6 +98,19 @@ def crossover(rows: list[Row], f: Finding) -> list[str]:
     return out
 
 
+def trend(rows: list[Row], f: Finding) -> list[str]:
+    """``f.metric`` at both ends of ``f.axis``, per series."""
+    keys = ["chip", *[k for k in MATCH_KEYS if k != f.axis]]
+    out = []
+    for key, group in _group(ok(rows), keys).items():
+        series = sorted((r for r in group if _num(r.get(f.metric)) is not None), key=lambda r: r[f.axis])
+        if len(series) >= 2:
+            a, b = series[0], series[-1]
+            out.append(f"{_label(keys, key)}: {f.metric} {a[f.metric]:.3g} at {f.axis} {a[f.axis]} -> "
+                       f"{b[f.metric]:.3g} at {f.axis} {b[f.axis]}.")
+    return out
+
+
 def finding_lines(rows: list[Row], f: Finding, canonical) -> list[str]:
     if f.kind == "compare":
         return compare(rows, f, canonical(f.of), canonical(f.to))
@@ -105,6 +118,8 @@ def finding_lines(rows: list[Row], f: Finding, canonical) -> list[str]:
         return best(rows, f)
     if f.kind == "bound":
         return bounds(rows, f)
+    if f.kind == "trend":
+        return trend(rows, f)
     return crossover(rows, f)
 
 

@@ -52,9 +52,10 @@ class Finding(Spec):
     - ``bound``: which bound dominates, per chip and group.
     - ``crossover``: per chip and group, the smallest value of ``axis`` at which ``metric``
       (default ``bound``) first equals ``value`` (default ``compute``).
+    - ``trend``: per chip and group, ``metric`` at the smallest and largest ``axis`` value.
     """
 
-    kind: Literal["compare", "best", "bound", "crossover"]
+    kind: Literal["compare", "best", "bound", "crossover", "trend"]
     metric: Metric = "throughput_tokens_per_s"
     of: str | None = None
     to: str | None = None

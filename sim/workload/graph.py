@@ -72,7 +72,7 @@ def _attention_ops(model: ModelSpec, batch: int, new: int, cached: int, p: Preci
         elementwise("attn_norm", "norm", 2 * t * h, 2 * t * h, ADD_NORM_FLOPS, p, h),
         matmul("qkv_proj", "projection", t, h, (q + 2 * kv) * d, p),
         elementwise("rotary", "attention", t * (q + kv) * d, t * (q + kv) * d, ROTARY_FLOPS, p),
-        _attention(batch, new, cached, q, kv, d, d, d, p),
+        _attention(batch, new, cached, q, kv, d, d, 2 * kv * d, p),
         matmul("o_proj", "projection", t, q * d, h, p),
     )
 

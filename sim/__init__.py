@@ -1,0 +1,34 @@
+"""Accelerator performance simulator: GPUs, systolic ASICs, dataflow, wafer-scale and LPU
+chips on LLM inference, with an analytical (roofline) engine.
+
+Public API::
+
+    from sim import load_chip, load_model, predict, Workload, run_scenario
+    chip, model = load_chip("H100"), load_model("Llama-3.1-8B")
+    pred = predict(chip, model, Workload(phase="decode", batch=8, input_len=2048), default_economics())
+"""
+
+from sim.analytical.economics import Economics
+from sim.analytical.inference import Prediction, predict
+from sim.catalog import load_chip, load_model
+from sim.errors import CapacityError, ConfigError, SimError, UnknownNameError, UnsupportedError
+from sim.workload.spec import Precision, Workload
+
+
+def default_economics() -> Economics:
+    """configs/economics.yaml as an Economics spec."""
+    from sim.scenario.load import load_economics
+
+    return load_economics({})
+
+
+def run_scenario(name: str, **kwargs):
+    """Run a scenario by name or path; see sim.app.run_scenario."""
+    from sim.app import run_scenario as _run
+
+    return _run(name, **kwargs)
+
+
+__all__ = ["CapacityError", "ConfigError", "Economics", "Precision", "Prediction", "SimError",
+           "UnknownNameError", "UnsupportedError", "Workload", "default_economics", "load_chip",
+           "load_model", "predict", "run_scenario"]

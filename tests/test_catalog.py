@@ -1,0 +1,116 @@
+"""Every shipped config loads, every number has a source, and bad input gets one clear line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim import catalog
+from sim.errors import ConfigError, UnknownNameError
+from sim.provenance import unsourced
+from sim.yaml_io import read_yaml
+
+CHIPS = sorted(catalog.chips_dir().glob("*.yaml"))
+MODELS = sorted(catalog.models_dir().glob("*.yaml"))
+REQUIRED_CHIPS = ["A100-SXM4-80GB", "H100-SXM5-80GB", "H200", "H20", "L20", "B200", "B30", "MI300X",
+                  "TPU v5e", "TPU v5p", "TPU v6e", "TPU v7", "Trainium2", "Gaudi3", "Ascend 910B",
+                  "Kunlunxin R200", "MLU370-X8", "TX81", "SN40L", "WSE-3", "Groq LPU"]
+REQUIRED_MODELS = ["Llama-2-7B", "Llama-2-13B", "Llama-2-70B", "Llama-3.1-8B", "Llama-3.1-70B",
+                   "Llama-3.1-405B", "GPT-3-175B", "Mixtral-8x7B", "DeepSeek-V3", "Qwen2.5-72B"]
+
+
+@pytest.mark.parametrize("path", CHIPS, ids=lambda p: p.stem)
+def test_every_chip_loads_with_sources(path: Path):
+    chip = catalog.load_chip(str(path))
+    assert chip.compute.peak_flops("bf16") > 0
+    assert unsourced(read_yaml(path).data) == []
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
+def test_every_model_loads_with_sources(path: Path):
+    model = catalog.load_model(str(path))
+    assert model.params > 0
+    assert unsourced(read_yaml(path).data) == []
+
+
+@pytest.mark.parametrize("name", REQUIRED_CHIPS)
+def test_required_chip_in_library(name: str):
+    assert catalog.load_chip(name)
+
+
+@pytest.mark.parametrize("name", REQUIRED_MODELS)
+def test_required_model_in_library(name: str):
+    assert catalog.load_model(name)
+
+
+def test_assumed_numbers_are_labelled_and_configs_say_so():
+    """A config whose status is 'confirmed' cites no ASSUMED number for its core figures."""
+    for path in CHIPS:
+        data = read_yaml(path).data
+        core = [k for k, v in data["sources"].items()
+                if v.startswith("ASSUMED") and k.split(".")[0] in ("compute", "memory")
+                and not k.endswith(("energy_pJ_per_bit", "achievable_bandwidth_fraction", "max_matmul_fraction"))]
+        if data["status"] == "confirmed":
+            assert not core, f"{path.name} is 'confirmed' but assumes {core}"
+
+
+def _write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "chip.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def _h100_text(**replace: str) -> str:
+    text = (catalog.chips_dir() / "h100-sxm5-80gb.yaml").read_text()
+    for old, new in replace.items():
+        assert old in text
+        text = text.replace(old, new)
+    return text
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path):
+    path = _write(tmp_path, "name: x\nkind: gpu\ncompute: [1, 2\n")
+    with pytest.raises(ConfigError, match=r"chip\.yaml:\d+: YAML syntax error"):
+        catalog.load_chip(path)
+
+
+def test_unknown_field_names_file_line_and_field(tmp_path):
+    path = _write(tmp_path, _h100_text(**{"  sm_count: 132": "  sm_count: 132\n  sm_cuont: 132"}))
+    with pytest.raises(ConfigError) as err:
+        catalog.load_chip(path)
+    msg = str(err.value)
+    assert "gpu.sm_cuont: unknown field" in msg and "chip.yaml:" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("value", ["0", "-3350"])
+def test_zero_or_negative_bandwidth_is_one_clear_line(tmp_path, value):
+    path = _write(tmp_path, _h100_text(**{"bandwidth_GBps: 3350": f"bandwidth_GBps: {value}"}))
+    with pytest.raises(ConfigError) as err:
+        catalog.load_chip(path)
+    msg = str(err.value)
+    assert "memory.hbm.bandwidth_GBps" in msg and "greater than 0" in msg and "\n" not in msg
+    line = int(msg.split(":")[1])
+    assert "bandwidth_GBps" in Path(path).read_text().splitlines()[line - 1]
+
+
+def test_number_without_source_is_rejected(tmp_path):
+    path = _write(tmp_path, _h100_text(**{"  tdp_W: 700": "  tdp_W: 700"}).replace(
+        '  power.tdp_W: "NVIDIA', '  power.tdp_Wx: "NVIDIA'))
+    with pytest.raises(ConfigError, match="power.tdp_W: no source|names no field"):
+        catalog.load_chip(path)
+
+
+def test_unknown_chip_suggests_close_names():
+    with pytest.raises(UnknownNameError, match=r"unknown chip 'H100-SMX'.*Did you mean: .*H100"):
+        catalog.load_chip("H100-SMX")
+
+
+def test_unknown_model_suggests_close_names():
+    with pytest.raises(UnknownNameError, match="Did you mean: .*Llama-3.1-70B"):
+        catalog.load_model("llama-3.1-7b")
+
+
+def test_names_match_aliases_ignoring_case_and_punctuation():
+    assert catalog.load_chip("h100").name == catalog.load_chip("H100-SXM5-80GB").name
+    assert catalog.load_model("llama 3.1 8b").name == "Llama-3.1-8B"

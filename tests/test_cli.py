@@ -1,0 +1,47 @@
+"""The sim command: JSON contract, and user mistakes as one line with a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sim.cli import main
+
+REQUIRED = {"ttft_s", "tpot_s", "throughput_tokens_per_s", "memory_required_bytes",
+            "memory_available_bytes", "bound", "energy_j_per_token"}
+
+
+def test_predict_json_has_the_contract_keys(capsys):
+    assert main(["predict", "--chip", "H100", "--model", "Llama-3.1-8B", "--phase", "generate",
+                 "--batch", "4", "--input-len", "512", "--output-len", "64", "--precision", "bf16", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert REQUIRED <= set(out)
+    assert out["ttft_s"] > 0 and out["tpot_s"] > 0 and out["bound"] in ("compute", "memory", "overhead")
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["predict", "--chip", "H1000", "--model", "Llama-3.1-8B"], "Did you mean"),
+    (["predict", "--chip", "H100", "--model", "Llama-9"], "unknown model"),
+    (["predict", "--chip", "H100", "--model", "Llama-3.1-405B"], "short by"),
+    (["predict", "--chip", "H100", "--model", "Llama-3.1-8B", "--batch", "0"], "--batch"),
+    (["run", "no-such-scenario"], "unknown scenario"),
+    (["show", "chip", "tpu v9"], "unknown chip"),
+])
+def test_user_mistakes_exit_nonzero_with_one_line(argv, needle):
+    proc = subprocess.run([sys.executable, "-m", "sim.cli", *argv], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert needle in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_list_and_show(capsys):
+    assert main(["list", "chips"]) == 0
+    assert "H100-SXM5-80GB" in capsys.readouterr().out
+    assert main(["show", "chip", "H100"]) == 0
+    out = capsys.readouterr().out
+    assert "sources:" in out and "3350" in out
+    assert main(["list", "scenarios"]) == 0

@@ -1,0 +1,136 @@
+"""The workload graph's accounting, pinned against the mistakes found in existing tools."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.catalog import load_model
+from sim.workload.graph import decode_graph, experts_touched, prefill_graph
+from sim.workload.spec import Precision
+from tests.conftest import small_model
+
+BF16 = Precision()
+
+
+def _ops(graph, name):
+    return [(op, b.count) for b in graph.blocks for op in b.ops if op.name == name]
+
+
+def _one(graph, name):
+    found = _ops(graph, name)
+    assert len(found) == 1, name
+    return found[0][0]
+
+
+def test_gated_mlp_has_three_matrices_and_flops_follow_ffn():
+    m = small_model()
+    g = decode_graph(m, batch=1, cached_len=10, p=BF16)
+    up, down = _one(g, "gate_up_proj"), _one(g, "down_proj")
+    assert up.weight_bytes + down.weight_bytes == 3 * m.hidden * m.ffn * 2
+    assert up.flops + down.flops == 2 * 3 * m.hidden * m.ffn  # not 2 * 8 * hidden^2 (4*hidden)
+    plain = small_model(gated_mlp=False)
+    g2 = decode_graph(plain, 1, 10, BF16)
+    assert _one(g2, "up_proj").weight_bytes + _one(g2, "down_proj").weight_bytes == 2 * m.hidden * m.ffn * 2
+
+
+def test_decode_reads_kv_once_at_current_length_and_writes_only_new_token():
+    m = small_model()
+    kv_per_token_layer = 2 * m.kv_heads * m.head_dim * 2  # K and V, bf16
+    for cached in (1, 100, 4000):
+        att = _one(decode_graph(m, batch=3, cached_len=cached, p=BF16), "attention")
+        assert att.kv_read_bytes == 3 * cached * kv_per_token_layer
+        assert att.kv_write_bytes == 3 * 1 * kv_per_token_layer
+        # flops: every query head over cached + 1 keys, QK and PV
+        assert att.flops == 2 * 3 * m.heads * (cached + 1) * 2 * m.head_dim
+
+
+def test_grouped_heads_share_one_kv_read():
+    gqa, mha = small_model(), small_model(kv_heads=8, attention="mha")
+    a = _one(decode_graph(gqa, 1, 1000, BF16), "attention")
+    b = _one(decode_graph(mha, 1, 1000, BF16), "attention")
+    assert b.kv_read_bytes == 4 * a.kv_read_bytes  # 8 vs 2 KV heads
+    assert a.flops == b.flops  # same number of query heads
+
+
+def test_embedding_is_a_lookup_not_a_matmul():
+    m = small_model()
+    emb = _one(prefill_graph(m, batch=2, seq_len=16, p=BF16), "embedding")
+    assert emb.flops == 0 and emb.kind == "embedding"
+    assert emb.weight_bytes == 2 * 16 * m.hidden * 2  # one row per token, not the table
+
+
+def test_prefill_runs_lm_head_on_last_token_only():
+    m = small_model()
+    head = _one(prefill_graph(m, batch=4, seq_len=512, p=BF16), "lm_head")
+    assert head.m == 4
+    assert head.flops == 2 * 4 * m.hidden * m.vocab
+
+
+def test_batch_means_batch():
+    m = small_model()
+    one, two = decode_graph(m, 1, 64, BF16), decode_graph(m, 2, 64, BF16)
+    assert two.flops == pytest.approx(2 * one.flops)
+    assert two.weight_bytes == pytest.approx(one.weight_bytes + m.hidden * 2)  # +1 embedding row
+    assert two.tokens_out == 2
+
+
+def test_causal_attention_counts_half_the_score_matrix():
+    m = small_model()
+    s = 1024
+    att = _one(prefill_graph(m, batch=1, seq_len=s, p=BF16), "attention")
+    full = 2 * m.heads * s * s * 2 * m.head_dim
+    assert att.flops == pytest.approx(full * (s + 1) / (2 * s))
+
+
+def test_decode_weight_bytes_equal_parameter_count():
+    """Conservation: one decode step reads every weight once (lookup: one row per token)."""
+    for name in ("Llama-2-7B", "Llama-3.1-70B", "GPT-3-175B"):
+        m = load_model(name)
+        g = decode_graph(m, batch=1, cached_len=10, p=BF16)
+        table = 0 if m.tied_embeddings else m.vocab * m.hidden
+        assert g.weight_bytes == pytest.approx((m.params - table + m.hidden) * 2, rel=1e-9), name
+
+
+def test_moe_reads_only_touched_experts():
+    m = load_model("Mixtral-8x7B")
+    assert experts_touched(8, 2, 1) == pytest.approx(2)
+    assert experts_touched(8, 2, 10_000) == pytest.approx(8)
+    one = decode_graph(m, 1, 10, BF16)
+    many = decode_graph(m, 256, 10, BF16)
+    expert_bytes = 3 * m.hidden * m.moe.expert_ffn * 2
+    up_down = [o for o in one.blocks[1].ops if o.name.startswith("experts_") and o.kind == "matmul"]
+    assert sum(o.weight_bytes for o in up_down) == pytest.approx(2 * expert_bytes)
+    assert many.weight_bytes / one.weight_bytes == pytest.approx(
+        (m.params - m.vocab * m.hidden) / (m.active_params), rel=0.02)
+    # flops follow top-k, whatever the number of experts touched
+    ups = [o for o in many.blocks[1].ops if o.name == "experts_up"][0]
+    assert ups.flops == pytest.approx(2 * 256 * 2 * m.hidden * 2 * m.moe.expert_ffn)
+
+
+def test_mla_caches_the_latent_and_absorbs_in_decode():
+    m = load_model("DeepSeek-V3")
+    latent = m.mla.kv_lora_rank + m.mla.qk_rope_head_dim
+    dec = decode_graph(m, batch=2, cached_len=1000, p=BF16)
+    atts = _ops(dec, "attention")
+    assert len(atts) == 2  # dense layers block and MoE layers block
+    for op, _ in atts:
+        assert op.kv_read_bytes == 2 * 1000 * latent * 2
+    assert _ops(dec, "mla_absorb_q") and not _ops(dec, "kv_b_proj")
+    assert _ops(prefill_graph(m, 1, 128, BF16), "kv_b_proj")
+    assert m.kv_elements_per_token == 61 * 576
+
+
+@pytest.mark.parametrize("name,published_B,rel", [
+    ("Llama-2-7B", 6.74, 0.005), ("Llama-2-70B", 68.98, 0.005), ("Llama-3.1-8B", 8.03, 0.005),
+    ("Llama-3.1-70B", 70.55, 0.005), ("Llama-3.1-405B", 405.85, 0.005), ("GPT-3-175B", 174.6, 0.005),
+    ("Mixtral-8x7B", 46.7, 0.005), ("DeepSeek-V3", 671.0, 0.005), ("Qwen2.5-72B", 72.7, 0.005),
+])
+def test_parameter_counts_match_published(name, published_B, rel):
+    """Published totals: model cards / config.json (Llama, Qwen, Mixtral, DeepSeek-V3 671B
+    without its MTP module), GPT-3 paper Table 2.1."""
+    assert load_model(name).params / 1e9 == pytest.approx(published_B, rel=rel)
+
+
+def test_deepseek_active_parameters_match_published():
+    """DeepSeek-V3 technical report: 37B activated per token (36.6B in the weights doc)."""
+    assert load_model("DeepSeek-V3").active_params / 1e9 == pytest.approx(36.6, rel=0.01)
