@@ -1,0 +1,90 @@
+"""Scenarios: every shipped one loads; a run writes CSV, summary and figures; a failing
+point is recorded and the others still run; what-if variants and bad files."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.app import run_scenario
+from sim.catalog import scenarios_dir
+from sim.errors import ConfigError
+from sim.scenario.load import load_scenario
+
+SCENARIOS = sorted(scenarios_dir().glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_every_shipped_scenario_loads(path: Path):
+    scn = load_scenario(str(path))
+    assert scn.points()
+
+
+def _write(tmp_path: Path, data: dict) -> str:
+    path = tmp_path / f"{data['name']}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(path)
+
+
+BASE = {
+    "name": "tiny", "title": "tiny test scenario",
+    "chips": ["H100", "L20"],
+    "chip_variants": [{"name": "H100-slow-hbm", "base": "H100", "set": {"memory.hbm.bandwidth_GBps": 1000},
+                       "sources": {"memory.hbm.bandwidth_GBps": "what-if"}}],
+    "models": ["Llama-3.1-8B", "Llama-3.1-70B"],
+    "workload": {"phase": ["prefill", "decode"], "batch": [1, 8], "input_len": [512]},
+    "findings": [{"kind": "compare", "of": "H100-slow-hbm", "to": "H100", "by": ["phase"]},
+                 {"kind": "bound", "by": ["phase"]}],
+}
+
+
+def test_run_writes_csv_summary_figures_and_keeps_failures(tmp_path):
+    run = run_scenario(_write(tmp_path, BASE), results_root=tmp_path / "out", workers=1, progress=False)
+    with (run.out_dir / "results.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 * 2 * 2 * 2  # chips x models x phases x batches
+    failed = [r for r in rows if r["error"]]
+    assert failed and all("does not fit" in r["error"] for r in failed)  # 70B bf16 on one card
+    assert any(not r["error"] for r in rows if r["model"] == "Llama-3.1-8B")
+    assert {"chip", "batch", "ttft_s", "tpot_s", "energy_j_per_token", "bound"} <= set(rows[0])
+    summary = (run.out_dir / "summary.md").read_text()
+    assert "H100-slow-hbm's throughput_tokens_per_s is" in summary
+    assert "failed" in summary
+    figures = list((run.out_dir / "figures").glob("*.png"))
+    assert any("roofline" in f.name for f in figures) and any("tpot" in f.name for f in figures)
+    assert (run.out_dir / "resolved.yaml").exists()
+
+
+def test_variant_with_less_bandwidth_is_slower_at_decode(tmp_path):
+    run = run_scenario(_write(tmp_path, {**BASE, "findings": []}), results_root=tmp_path / "o", workers=1,
+                       progress=False)
+    dec = {(r["chip"], r["batch"]): r for r in run.rows
+           if r["phase"] == "decode" and r["model"] == "Llama-3.1-8B" and not r["error"]}
+    assert dec[("H100-slow-hbm", 1)]["tpot_s"] > 2.5 * dec[("H100-SXM5-80GB", 1)]["tpot_s"]
+
+
+def test_parallel_sweep_matches_serial(tmp_path):
+    data = {**BASE, "name": "wide", "chip_variants": [], "findings": [], "models": ["Llama-3.1-8B"],
+            "roofline": False, "workload": {"phase": ["decode"], "batch": list(range(1, 121)), "input_len": [256]}}
+    path = _write(tmp_path, data)
+    par = run_scenario(path, results_root=tmp_path / "p", workers=2, progress=False)
+    ser = run_scenario(path, results_root=tmp_path / "s", workers=1, progress=False)
+    assert len(par.rows) == 240
+    assert [r["tpot_s"] for r in par.rows] == [r["tpot_s"] for r in ser.rows]
+
+
+@pytest.mark.parametrize("change,needle", [
+    ({"chips": ["H100", "H1OO-SXM"]}, r"tiny\.yaml:\d+: unknown chip 'H1OO-SXM'"),
+    ({"workload": {"phase": ["decoding"], "batch": [1], "input_len": [8]}}, r"workload\.phase\.0"),
+    ({"bogus": 1}, "bogus: unknown field"),
+    ({"findings": [{"kind": "compare", "of": "H100", "to": "B200"}]}, "'B200' is not a chip of this scenario"),
+    ({"chip_variants": [{"name": "v", "base": "H100", "set": {"memory.hbm.bandwidth_GBps": -5}}]},
+     "chip variant v: .*greater than 0"),
+])
+def test_bad_scenario_files_give_one_clear_line(tmp_path, change, needle):
+    with pytest.raises(ConfigError, match=needle) as err:
+        load_scenario(_write(tmp_path, {**BASE, **change}))
+    assert "\n" not in str(err.value)
