@@ -55,7 +55,7 @@ def suggest(name: str, known: list[str] | dict[str, str]) -> str:
     by_key = {_key(k): v for k, v in known.items()} if isinstance(known, dict) else {_key(k): k for k in known}
     close = difflib.get_close_matches(_key(name), list(by_key), n=6, cutoff=0.6)
     if not close:
-        close = [k for k in by_key if _key(name) and (_key(name) in k or k in _key(name))]
+        close = [k for k in by_key if len(_key(name)) >= 2 and _key(name) in k]
     picks = list(dict.fromkeys(by_key[c] for c in close))[:3]
     return f" Did you mean: {', '.join(picks)}?" if picks else ""
 

@@ -17,7 +17,7 @@ from pydantic import PositiveFloat, PositiveInt, model_validator
 from sim.chips.base import ChipSpec, chip_kind
 from sim.chips.costing import ChipCostModel, OpCost, Placement
 from sim.parts.base import Spec
-from sim.units import MiB, US
+from sim.units import US, MiB
 from sim.workload.ops import Block, Op
 
 
@@ -72,12 +72,18 @@ class DataflowCostModel(ChipCostModel):
         self._reconfig_s = spec.dataflow.reconfiguration_us * US
 
     def block_costs(self, block: Block, pl: Placement) -> list[OpCost]:
+        """A block that fits in one section keeps its configuration across all ``count``
+        repetitions (kernel looping), so it loads once; a block cut into sections reloads
+        each section on every repetition."""
+        sections = split_sections(block.ops, self._budget)
+        reconfig = self._reconfig_s / block.count if len(sections) == 1 else self._reconfig_s
         costs: list[OpCost] = []
-        for section in split_sections(block.ops, self._budget):
-            costs.extend(self._section_costs(section, block.count, pl))
+        for section in sections:
+            costs.extend(self._section_costs(section, block.count, pl, reconfig))
         return costs
 
-    def _section_costs(self, ops: tuple[Op, ...], count: int, pl: Placement) -> list[OpCost]:
+    def _section_costs(self, ops: tuple[Op, ...], count: int, pl: Placement,
+                       reconfig_s: float) -> list[OpCost]:
         """One fused section: shared pipeline time, apportioned to its ops by their own
         roofline time (for per-op reporting)."""
         last = len(ops) - 1
@@ -88,11 +94,11 @@ class DataflowCostModel(ChipCostModel):
         # unit-seconds of each op on one compute unit at full efficiency
         work = [self.compute_s(op) * self._units for op in ops]
         compute = balanced_pipeline_s(work, self._units)
-        time = max(compute, sum(mem)) + self._reconfig_s
+        time = max(compute, sum(mem)) + reconfig_s
         own = [max(w / self._units, m) for w, m in zip(work, mem, strict=True)]
         total_own = sum(own) or 1.0
         return [
-            OpCost(op, count, time * o / total_own, w / self._units, m, self._reconfig_s * o / total_own,
+            OpCost(op, count, time * o / total_own, w / self._units, m, reconfig_s * o / total_own,
                    op.weight_bytes, op.kv_bytes, a)
             for op, a, m, w, o in zip(ops, acts, mem, work, own, strict=True)
         ]

@@ -35,12 +35,15 @@ def gpu_tile_efficiency(batch: int, m: int, n: int, k: int, sm_count: int,
 @lru_cache(maxsize=1 << 16)
 def systolic_efficiency(batch: int, m: int, n: int, k: int, rows: int, cols: int,
                         arrays: int, m_chunk: int) -> float:
-    """Useful/occupied PE-cycles of a weight-stationary systolic array (SCALE-Sim model).
+    """Useful/occupied PE-cycles of a weight-stationary systolic array.
 
     The stationary operand (k x n, or k x m when that is better) is cut into rows x cols
     folds spread over ``arrays``; the streaming operand passes in chunks of at most
-    ``m_chunk`` rows (what on-chip SRAM can stage), and every chunk of every fold pays the
-    fill and drain of the array: 2*rows + cols - 2 cycles (Samajdar et al., SCALE-Sim, 2018).
+    ``m_chunk`` rows (what on-chip SRAM can stage). The next fold's weights load while the
+    current one streams (double-buffered weights, as in the TPU's weight FIFO: Jouppi et
+    al., ISCA 2017), so a chunk costs max(its rows, the ``rows`` cycles a weight load
+    takes); the pipeline fills and drains once, 2*rows + cols - 2 cycles (SCALE-Sim's
+    per-fold latency, Samajdar et al. 2018).
     """
     useful = batch * m * n * k
     best = 0.0
@@ -48,7 +51,8 @@ def systolic_efficiency(batch: int, m: int, n: int, k: int, rows: int, cols: int
         folds = batch * _ceil(k, rows) * _ceil(stat, cols)
         rounds = _ceil(folds, arrays)
         chunks = _ceil(stream, m_chunk)
-        cycles = rounds * (stream + chunks * (2 * rows + cols - 2))
+        per_chunk = max(_ceil(stream, chunks), rows)
+        cycles = rounds * chunks * per_chunk + 2 * rows + cols - 2
         eff = useful / (cycles * arrays * rows * cols)
         best = max(best, eff)
     return best

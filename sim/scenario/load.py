@@ -11,8 +11,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from sim.analytical.economics import Economics
-from sim.catalog import (build_chip, load_chip, load_model, project_dir, scenario_path,
-                         validation_message)
+from sim.catalog import (
+    build_chip,
+    load_chip,
+    load_model,
+    project_dir,
+    scenario_path,
+    validation_message,
+)
 from sim.chips.base import ChipSpec
 from sim.errors import ConfigError, SimError
 from sim.scenario.spec import ChipVariant, Scenario

@@ -62,16 +62,3 @@ def write_resolved(out_dir: Path, scenario: dict, chips: dict, models: dict, eco
                 "chips": chips, "models": models}
     (out_dir / "resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False, width=100),
                                            encoding="utf-8")
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """results.csv back as rows with numbers parsed."""
-    with path.open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        for k, v in row.items():
-            try:
-                row[k] = int(v) if k in ("batch", "input_len", "output_len") else float(v)
-            except (TypeError, ValueError):
-                pass
-    return rows
