@@ -66,7 +66,7 @@ def write_figures(scn: ResolvedScenario, rows: list[dict[str, Any]], fig_dir: Pa
                 plots.save(fig, fig_dir / name)
                 written.append(name)
         if scn.spec.roofline:
-            prec, ops = roofline_ops(scn, model)
+            prec, ops = roofline_ops(scn, model, model_rows)
             if ops:
                 roofs = {c: _roof(scn, c, prec) for c in scn.chips}
                 name = f"{_slug(model)}_roofline.png"
@@ -81,16 +81,20 @@ def _roof(scn: ResolvedScenario, chip_name: str, prec: Precision) -> tuple[float
     return chip.compute.peak_flops(prec.matmul), chip.main_tier.sustained_bandwidth_Bps
 
 
-def roofline_ops(scn: ResolvedScenario, model: str) -> tuple[Precision, list[dict[str, Any]]]:
+def roofline_ops(scn: ResolvedScenario, model: str,
+                 rows: list[dict[str, Any]]) -> tuple[Precision, list[dict[str, Any]]]:
     """Per-op points of one representative workload per chip and phase (the middle batch,
-    the first input length, the first precision that fits), for the roofline chart."""
+    the first input length, the first of the model's precisions that fits), for the
+    roofline chart."""
     w = scn.spec.workload
     batch = sorted(w.batch)[len(w.batch) // 2]
-    for prec in w.precisions():
+    formats = dict.fromkeys((r["weights_dtype"], r["activations_dtype"], r["kv_cache_dtype"]) for r in rows)
+    precisions = [Precision(weights=a, activations=b, kv_cache=c) for a, b, c in formats]
+    for prec in precisions:
         ops = _ops_at(scn, model, batch, w.input_len[0], prec)
         if ops:
             return prec, ops
-    return w.precisions()[0], []
+    return (precisions or w.precisions())[0], []
 
 
 def _ops_at(scn: ResolvedScenario, model: str, batch: int, input_len: int, prec: Precision) -> list[dict[str, Any]]:

@@ -97,7 +97,7 @@ def load_scenario(name: str) -> ResolvedScenario:
     for i, variant in enumerate(spec.chip_variants):
         chips[variant.name] = derive_chip(variant, doc, ("chip_variants", i))
     models = {}
-    for i, model_name in enumerate(spec.models):
+    for i, model_name in enumerate(spec.model_names()):
         model = _named(lambda n=model_name: load_model(n), doc, ("models", i))
         models[model.name] = model
     econ = load_economics(spec.economics, doc.where(("economics",)))

@@ -25,6 +25,23 @@ class ChipVariant(Spec):
     status: Literal["confirmed", "partly_assumed", "assumed"] = "assumed"
 
 
+class ModelEntry(Spec):
+    """A model with its own precision axis (e.g. a 70B model only in fp8), replacing the
+    workload's ``precision`` for this model."""
+
+    name: str
+    precision: list[Dtype | Precision] = Field(min_length=1)
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _scalar_to_list(cls, v: Any) -> Any:
+        return v if isinstance(v, list) else [v]
+
+
+def as_precisions(values: list[str | Precision]) -> list[Precision]:
+    return [Precision.uniform(p) if isinstance(p, str) else p for p in values]
+
+
 class Axes(Spec):
     """Workload axes; every combination is one point."""
 
@@ -40,7 +57,7 @@ class Axes(Spec):
         return v if isinstance(v, list) else [v]
 
     def precisions(self) -> list[Precision]:
-        return [Precision.uniform(p) if isinstance(p, str) else p for p in self.precision]
+        return as_precisions(self.precision)
 
 
 class Finding(Spec):
@@ -91,25 +108,34 @@ class Scenario(Spec):
     description: str = ""
     chips: list[str] = Field(min_length=1)
     chip_variants: list[ChipVariant] = []
-    models: list[str] = Field(min_length=1)
+    models: list[str | ModelEntry] = Field(min_length=1)
     workload: Axes
     economics: dict[str, Any] = {}
     findings: list[Finding] = []
     plots: list[PlotSpec] = []
     roofline: bool = True
 
+    def model_names(self) -> list[str]:
+        """Model names as written."""
+        return [m if isinstance(m, str) else m.name for m in self.models]
+
     def points(self, chips: list[str], models: list[str]) -> list[dict[str, Any]]:
-        """Every input combination (for the resolved chip and model names), as a flat row
-        of input columns."""
+        """Every input combination (for the resolved chip and model names, ``models`` in the
+        order of ``self.models``), as a flat row of input columns."""
         w = self.workload
-        combos = itertools.product(chips, models, w.phase, w.precisions(), w.input_len,
-                                   w.output_len, w.batch)
+        model_precisions = [(name, w.precisions() if isinstance(entry, str) else as_precisions(entry.precision))
+                            for name, entry in zip(models, self.models, strict=True)]
+        combos = itertools.product(chips, model_precisions, w.phase, w.input_len, w.output_len, w.batch)
         rows = []
-        for chip, model, phase, prec, ilen, olen, batch in combos:
-            if phase != "generate" and olen != w.output_len[0]:
-                continue  # output_len only matters for generate
-            rows.append({"chip": chip, "model": model, "phase": phase, "batch": batch,
-                         "input_len": ilen, "output_len": olen if phase == "generate" else 1,
-                         "precision": prec.label, "weights_dtype": prec.weights,
-                         "activations_dtype": prec.activations, "kv_cache_dtype": prec.kv_cache})
+        for chip, (model, precs), phase, ilen, olen, batch in combos:
+            rows.extend(self._row(chip, model, phase, p, ilen, olen, batch) for p in precs
+                        if phase == "generate" or olen == w.output_len[0])
         return rows
+
+    @staticmethod
+    def _row(chip: str, model: str, phase: str, prec: Precision, ilen: int, olen: int, batch: int) -> dict[str, Any]:
+        return {"chip": chip, "model": model, "phase": phase, "batch": batch,
+                "input_len": ilen, "output_len": olen if phase == "generate" else 1,
+                "precision": prec.label, "weights_dtype": prec.weights,
+                "activations_dtype": prec.activations, "kv_cache_dtype": prec.kv_cache}
+
