@@ -36,26 +36,28 @@ def _modules():
         yield name, ast.parse(path.read_text())
 
 
+def _imports(tree: ast.AST):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+
+
 def test_imports_point_down_the_layers():
     bad = []
     for name, tree in _modules():
-        for node in ast.walk(tree):
-            targets = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
-            for target in targets:
-                if target.startswith("sim") and _layer(target) > _layer(name):
-                    bad.append(f"{name} imports {target}")
+        for target in _imports(tree):
+            if target.startswith("sim") and _layer(target) > _layer(name):
+                bad.append(f"{name} imports {target}")
     assert not bad, bad
 
 
 def test_heavy_libraries_stay_in_their_package():
     bad = []
     for name, tree in _modules():
-        for node in ast.walk(tree):
-            targets = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
-            for target in targets:
-                root = target.split(".")[0]
-                if root in ONLY_IN and not name.startswith(ONLY_IN[root]):
-                    bad.append(f"{name} imports {root}")
+        for target in _imports(tree):
+            root = target.split(".")[0]
+            if root in ONLY_IN and not name.startswith(ONLY_IN[root]):
+                bad.append(f"{name} imports {root}")
     assert not bad, bad
