@@ -88,3 +88,22 @@ def test_bad_scenario_files_give_one_clear_line(tmp_path, change, needle):
     with pytest.raises(ConfigError, match=needle) as err:
         load_scenario(_write(tmp_path, {**BASE, **change}))
     assert "\n" not in str(err.value)
+
+
+def test_interrupted_sweep_keeps_the_rows_it_finished(tmp_path, monkeypatch):
+    from sim.scenario import runner
+
+    real = runner.evaluate_point
+    calls = {"n": 0}
+
+    def stop_after_five(point):
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise KeyboardInterrupt
+        return real(point)
+
+    monkeypatch.setattr(runner, "evaluate_point", stop_after_five)
+    with pytest.raises(KeyboardInterrupt):
+        run_scenario(_write(tmp_path, BASE), results_root=tmp_path / "out", workers=1, progress=False)
+    with (tmp_path / "out" / "tiny" / "results.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 5
