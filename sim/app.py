@@ -149,3 +149,21 @@ def summary_markdown(scn: ResolvedScenario, rows: list[dict[str, Any]], figures:
 
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in text)
+
+
+def run_validation(paths: list[Path], out_dir: Path | None = None):
+    """Predict every case under ``paths``; write validation.csv / .md and the figure.
+    Returns (outcomes, output folder, held-out median abs error %)."""
+    from sim.scenario.load import load_economics
+    from sim.validate.cases import load_cases
+    from sim.validate.predict import predict_case
+    from sim.validate.summary import held_out_median, write
+
+    cases = [c for p in paths for c in load_cases(p)]
+    econ = load_economics({})
+    outcomes = [predict_case(c, econ) for c in cases]
+    out = out_dir or project_dir() / "results" / "validation"
+    write(outcomes, out)
+    pts = [(o.case.value, o.predicted, o.case.category) for o in outcomes if o.predicted]
+    plots.save(plots.predicted_vs_measured(pts, "sim vs published measurements"), out / "predicted_vs_measured.png")
+    return outcomes, out, held_out_median(outcomes)

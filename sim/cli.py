@@ -52,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     show.set_defaults(func=_cmd_show)
 
+    va = sub.add_parser("validate", help="predict published measurements and report the error")
+    va.add_argument("files", nargs="+", help="case files or folders of them")
+    va.add_argument("--out", default=None, help="output folder (default: results/validation)")
+    va.add_argument("--max-median-error", type=float, default=None,
+                    help="exit 1 when the held-out median absolute error (%%) is worse")
+    va.set_defaults(func=_cmd_validate)
+
     pr = sub.add_parser("predict", help="predict one inference point")
     pr.add_argument("--chip", required=True)
     pr.add_argument("--model", required=True)
@@ -80,6 +87,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     run = run_scenario(args.scenario, Path(args.out) if args.out else None, args.workers,
                        progress=not args.no_progress)
     print(f"{len(run.rows)} points ({run.failed} failed) -> {run.out_dir}/results.csv, summary.md, figures/")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sim.app import run_validation
+
+    outcomes, out_dir, median = run_validation([Path(f) for f in args.files],
+                                               Path(args.out) if args.out else None)
+    from sim.validate.summary import markdown
+
+    print(markdown(outcomes))
+    ran = sum(1 for o in outcomes if o.status == "ok")
+    shown = "n/a" if median is None else f"{median:.1f}%"
+    print(f"\n{len(outcomes)} cases, {ran} predicted; held-out median abs error {shown} -> {out_dir}")
+    if args.max_median_error is not None and (median is None or median > args.max_median_error):
+        print(f"error: held-out median abs error {shown} exceeds {args.max_median_error}%", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -9,6 +9,7 @@ import sim
 
 ROOT = Path(sim.__file__).parent
 LAYER = {
+    "sim.validate": 6,
     "sim.units": 1, "sim.errors": 1, "sim.dtypes": 1, "sim.provenance": 1,
     "sim.parts": 2, "sim.workload": 2,
     "sim.chips": 3,

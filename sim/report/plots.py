@@ -87,3 +87,26 @@ def roofline(chips: dict[str, tuple[float, float]], ops: list[dict[str, Any]], t
 def save(fig: Figure, path) -> None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def predicted_vs_measured(points: list[tuple[float, float, str]], title: str) -> Figure:
+    """Log-log predicted against measured, one colour per category, with +-10% and +-25%
+    bands around the diagonal. ``points`` are (measured, predicted, category)."""
+    fig, ax = plt.subplots(figsize=(6, 6))
+    values = [v for m, p, _ in points for v in (m, p)] or [1.0, 10.0]
+    lo, hi = min(values) / 2, max(values) * 2
+    ax.plot([lo, hi], [lo, hi], color="k", lw=1)
+    for band, style in ((0.10, "--"), (0.25, ":")):
+        for sign in (1, -1):
+            ax.plot([lo, hi], [lo * (1 + sign * band), hi * (1 + sign * band)], color="gray", ls=style, lw=0.8)
+    cats = sorted({c for _, _, c in points})
+    for i, cat in enumerate(cats):
+        xs = [m for m, _, c in points if c == cat]
+        ys = [p for _, p, c in points if c == cat]
+        ax.scatter(xs, ys, color=f"C{i % 10}", label=cat, s=24)
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi), xlabel="measured",
+           ylabel="predicted", title=title)
+    ax.legend(fontsize=7)
+    ax.grid(True, which="both", alpha=0.25)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,1 @@
+"""Validation: predict published measurements and report the error."""

@@ -1,0 +1,90 @@
+"""The validation case format: a YAML list of published measurements to predict.
+
+Each case names the hardware (a catalog chip and a count), the model (for inference cases),
+the workload the measurement ran, the metric and its measured value, and where it comes
+from. ``used_for_fitting`` names the config parameters this case calibrated, so accuracy
+can be reported separately on the cases that were not used for fitting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import PositiveFloat, PositiveInt, TypeAdapter, ValidationError
+
+from sim.catalog import validation_message
+from sim.dtypes import Dtype
+from sim.errors import ConfigError
+from sim.parts.base import Spec
+from sim.workload.spec import Phase
+from sim.yaml_io import read_yaml
+
+Metric = Literal[
+    "gemm_tflops", "memory_bandwidth_gbps", "collective_busbw_gbps", "throughput_tokens_per_s",
+    "tokens_per_s_per_chip", "ttft_s", "tpot_s", "e2e_latency_s", "step_time_s", "mfu", "time_to_train_s",
+]
+Category = Literal["microbench_gemm", "microbench_membw", "microbench_collective", "inference_offline",
+                   "inference_server", "inference_single_stream", "training_step", "training_mfu",
+                   "training_time_to_train"]
+
+
+class Hardware(Spec):
+    chip: str
+    count: PositiveInt = 1
+
+
+class CaseWorkload(Spec):
+    """What ran. Microbenchmarks: a GEMM (m, n, k, dtype) or a stream of ``bytes``.
+    Inference: mode, phase, batch, lengths, precision. Training fields come with the
+    multi-card issue."""
+
+    mode: Literal["microbench", "inference", "training"] = "inference"
+    m: PositiveInt | None = None
+    n: PositiveInt | None = None
+    k: PositiveInt | None = None
+    dtype: Dtype | None = None
+    bytes: PositiveFloat | None = None
+    phase: Phase | None = None
+    batch: PositiveInt | None = None
+    input_len: PositiveInt | None = None
+    output_len: PositiveInt | None = None
+    precision: Dtype | None = None
+    parallelism: dict[str, int] = {}
+    global_batch: PositiveInt | None = None
+    seq_len: PositiveInt | None = None
+
+
+class Case(Spec):
+    id: str
+    category: Category
+    hardware: Hardware
+    model: str | None = None
+    workload: CaseWorkload
+    metric: Metric
+    value: PositiveFloat
+    source: str
+    notes: str = ""
+    used_for_fitting: list[str] = []
+
+
+_CASES = TypeAdapter(list[Case])
+
+
+def load_cases(path: Path) -> list[Case]:
+    """Cases of one file, or of every YAML under a folder."""
+    if path.is_dir():
+        return [c for p in sorted(path.rglob("*.yaml")) for c in load_cases(p)]
+    doc = read_yaml(path)
+    if not isinstance(doc.data, list):
+        raise ConfigError(f"{path}: a validation file is a YAML list of cases")
+    try:
+        cases = _CASES.validate_python(doc.data)
+    except ValidationError as err:
+        raise ConfigError(validation_message(doc, err)) from None
+    seen: dict[str, Any] = {}
+    for i, case in enumerate(cases):
+        if case.id in seen:
+            raise ConfigError(f"{doc.where((str(i), 'id'))}: id '{case.id}' appears twice")
+        seen[case.id] = case
+    return cases

@@ -1,0 +1,71 @@
+"""Accuracy of a validation run: per-case table and median / p90 absolute error by group,
+with fitted and held-out cases kept apart."""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from sim.validate.predict import Outcome
+
+
+def p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+
+
+def accuracy(outcomes: list[Outcome], key) -> dict[str, tuple[int, float, float]]:
+    """group -> (count, median |error| %, p90 |error| %) over cases that ran."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for o in outcomes:
+        if o.status == "ok":
+            groups[key(o)].append(abs(o.error_pct or 0.0))
+    return {g: (len(v), statistics.median(v), p90(v)) for g, v in sorted(groups.items())}
+
+
+def held_out_median(outcomes: list[Outcome]) -> float | None:
+    errs = [abs(o.error_pct or 0.0) for o in outcomes if o.status == "ok" and not o.fitted]
+    return statistics.median(errs) if errs else None
+
+
+def table_rows(outcomes: list[Outcome]) -> list[dict[str, str]]:
+    rows = []
+    for o in outcomes:
+        rows.append({
+            "id": o.case.id, "category": o.case.category, "arch": o.arch, "metric": o.case.metric,
+            "measured": f"{o.case.value:.4g}",
+            "predicted": "" if o.predicted is None else f"{o.predicted:.4g}",
+            "error_pct": "" if o.error_pct is None else f"{o.error_pct:+.1f}",
+            "fitted": "yes" if o.fitted else "no", "status": o.status, "reason": o.reason,
+        })
+    return rows
+
+
+def markdown(outcomes: list[Outcome]) -> str:
+    rows = table_rows(outcomes)
+    cols = ["id", "metric", "measured", "predicted", "error_pct", "fitted", "status"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
+    lines += ["", "| group | cases | median abs error % | p90 abs error % |", "|---|---|---|---|"]
+    for label, key in (("held-out", lambda o: "held-out" if not o.fitted else "fitted"),
+                       ("category", lambda o: f"{o.case.category} ({'fitted' if o.fitted else 'held-out'})"),
+                       ("arch", lambda o: f"{o.arch} ({'fitted' if o.fitted else 'held-out'})")):
+        del label
+        for g, (n, med, hi) in accuracy(outcomes, key).items():
+            lines.append(f"| {g} | {n} | {med:.1f} | {hi:.1f} |")
+    unsupported = [r for r in rows if r["status"] != "ok"]
+    if unsupported:
+        lines += ["", "Not predicted:", ""] + [f"- {r['id']} ({r['status']}): {r['reason']}" for r in unsupported]
+    return "\n".join(lines)
+
+
+def write(outcomes: list[Outcome], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = table_rows(outcomes)
+    with (out_dir / "validation.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["id"])
+        writer.writeheader()
+        writer.writerows(rows)
+    (out_dir / "validation.md").write_text(markdown(outcomes) + "\n", encoding="utf-8")
