@@ -43,16 +43,19 @@ def table_rows(outcomes: list[Outcome]) -> list[dict[str, str]]:
     return rows
 
 
+def _split(o: Outcome) -> str:
+    return "fitted" if o.fitted else "held-out"
+
+
 def markdown(outcomes: list[Outcome]) -> str:
     rows = table_rows(outcomes)
     cols = ["id", "metric", "measured", "predicted", "error_pct", "fitted", "status"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
     lines += ["", "| group | cases | median abs error % | p90 abs error % |", "|---|---|---|---|"]
-    for label, key in (("held-out", lambda o: "held-out" if not o.fitted else "fitted"),
-                       ("category", lambda o: f"{o.case.category} ({'fitted' if o.fitted else 'held-out'})"),
-                       ("arch", lambda o: f"{o.arch} ({'fitted' if o.fitted else 'held-out'})")):
-        del label
+    for key in (lambda o: _split(o),
+                lambda o: f"{o.case.category} ({_split(o)})",
+                lambda o: f"{o.arch} ({_split(o)})"):
         for g, (n, med, hi) in accuracy(outcomes, key).items():
             lines.append(f"| {g} | {n} | {med:.1f} | {hi:.1f} |")
     unsupported = [r for r in rows if r["status"] != "ok"]
