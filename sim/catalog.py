@@ -141,11 +141,15 @@ def _validate(cls: type[BaseModel], doc: LocatedYaml, data: Any) -> Any:
         raise ConfigError(validation_message(doc, err)) from None
 
 
+def chip_path(name: str) -> Path:
+    """The YAML file of the chip called ``name`` (or ``name`` itself when it is a path)."""
+    return Path(name) if name.endswith((".yaml", ".yml")) else _find("chip", name, chips_dir())
+
+
 @lru_cache(maxsize=256)
 def load_chip(name: str) -> ChipSpec:
     """The chip called ``name`` (or a path to a chip YAML)."""
-    path = Path(name) if name.endswith((".yaml", ".yml")) else _find("chip", name, chips_dir())
-    return build_chip(read_yaml(path))
+    return build_chip(read_yaml(chip_path(name)))
 
 
 @lru_cache(maxsize=256)

@@ -145,13 +145,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from sim.analytical.inference import predict
     from sim.catalog import load_chip, load_model
     from sim.scenario.load import load_economics
-    from sim.workload.spec import Precision, Workload
+    from sim.workload.spec import Precision
 
     base = Precision.uniform(args.precision)
     precision = Precision(weights=args.weights or base.weights,
                           activations=args.activations or base.activations,
                           kv_cache=args.kv_cache or base.kv_cache)
-    wl = _workload(Workload, args, precision)
+    wl = _workload(args, precision)
     econ = load_economics({k: v for k, v in {
         "electricity_price_per_kWh": args.electricity_price, "currency": args.currency,
         "currency_per_USD": args.currency_per_usd}.items() if v is not None})
@@ -165,11 +165,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _workload(cls, args: argparse.Namespace, precision) -> Any:
+def _workload(args: argparse.Namespace, precision) -> Any:
+    """The Workload the flags describe; a bad value becomes one line naming the flag."""
     from pydantic import ValidationError
 
+    from sim.workload.spec import Workload
+
     try:
-        return cls(phase=args.phase, batch=args.batch, input_len=args.input_len,
+        return Workload(phase=args.phase, batch=args.batch, input_len=args.input_len,
                    output_len=args.output_len, precision=precision)
     except ValidationError as err:
         e = err.errors()[0]

@@ -28,6 +28,8 @@ def test_predict_json_has_the_contract_keys(capsys):
     (["predict", "--chip", "H100", "--model", "Llama-3.1-405B"], "short by"),
     (["predict", "--chip", "H100", "--model", "Llama-3.1-8B", "--batch", "0"], "--batch"),
     (["run", "no-such-scenario"], "unknown scenario"),
+    (["predict", "--chip", "H100", "--model", "Llama-2-7B", "--input-len", "4096", "--output-len", "64"],
+     "supports 4096 tokens of context"),
     (["show", "chip", "tpu v9"], "unknown chip"),
 ])
 def test_user_mistakes_exit_nonzero_with_one_line(argv, needle):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sim.analytical.inference import predict
+from sim.analytical.memory import check_fit
 from sim.catalog import chips_dir, load_chip, load_model
 from sim.errors import CapacityError
 from sim.workload.graph import decode_graph, prefill_graph
@@ -16,8 +17,6 @@ GPUS = [c for c in ALL_CHIPS if load_chip(c).kind == "gpu"]
 
 def _fits(chip, model, wl) -> bool:
     try:
-        from sim.analytical.memory import check_fit
-
         check_fit(chip, model, wl)
         return True
     except CapacityError:

@@ -83,6 +83,8 @@ def test_parallel_sweep_matches_serial(tmp_path):
     ({"findings": [{"kind": "compare", "of": "H100", "to": "B200"}]}, "'B200' is not a chip of this scenario"),
     ({"chip_variants": [{"name": "v", "base": "H100", "set": {"memory.hbm.bandwidth_GBps": -5}}]},
      "chip variant v: .*greater than 0"),
+    ({"plots": [{"x": "batch", "y": "tpot"}]}, r"plots: 'tpot' is not a results column\. Did you mean: tpot_s"),
+    ({"findings": [{"kind": "bound", "by": ["phasee"]}]}, "findings: 'phasee' is not a results column"),
 ])
 def test_bad_scenario_files_give_one_clear_line(tmp_path, change, needle):
     with pytest.raises(ConfigError, match=needle) as err:

@@ -9,6 +9,7 @@ from sim.analytical.economics import Economics
 from sim.analytical.evaluate import BOUNDS, CATEGORIES, EnergyModel, PassCost, evaluate
 from sim.analytical.memory import check_fit, place
 from sim.chips.base import ChipSpec
+from sim.errors import UnsupportedError
 from sim.workload.graph import decode_graph, prefill_graph
 from sim.workload.model import ModelSpec
 from sim.workload.spec import Workload
@@ -81,7 +82,12 @@ def decode_sample_lengths(input_len: int, output_len: int) -> list[int]:
 
 def predict(chip: ChipSpec, model: ModelSpec, wl: Workload, econ: Economics,
             keep_ops: bool = False) -> Prediction:
-    """Evaluate ``wl`` for ``model`` on one ``chip``. Raises CapacityError if it does not fit."""
+    """Evaluate ``wl`` for ``model`` on one ``chip``. Raises CapacityError if it does not
+    fit, UnsupportedError if the sequence is longer than the model's context window."""
+    longest = wl.input_len + {"prefill": 0, "decode": 1, "generate": wl.output_len - 1}[wl.phase]
+    if longest > model.max_context:
+        raise UnsupportedError(f"{model.name} supports {model.max_context} tokens of context; "
+                               f"this {wl.phase} point reaches {longest}")
     need = check_fit(chip, model, wl)
     pl = place(chip, need)
     cm = chip.cost_model()

@@ -85,7 +85,7 @@ def bounds(rows: list[Row], f: Finding) -> list[str]:
 
 def crossover(rows: list[Row], f: Finding) -> list[str]:
     """Smallest ``f.axis`` value where ``f.metric`` first equals ``f.value``, per series."""
-    metric = f.metric if f.metric != "throughput_tokens_per_s" else "bound"
+    metric = f.metric
     keys = ["chip", *[k for k in MATCH_KEYS if k != f.axis]]
     out = []
     for key, group in _group(ok(rows), keys).items():

@@ -11,17 +11,21 @@ from typing import Any
 from pydantic import ValidationError
 
 from sim.analytical.economics import Economics
+from sim.analytical.inference import metric_columns
 from sim.catalog import (
     build_chip,
+    chip_path,
     load_chip,
     load_model,
     project_dir,
     scenario_path,
+    suggest,
     validation_message,
 )
 from sim.chips.base import ChipSpec
 from sim.errors import ConfigError, SimError
 from sim.scenario.spec import ChipVariant, Scenario
+from sim.scenario.store import INPUT_COLUMNS
 from sim.workload.model import ModelSpec
 from sim.yaml_io import LocatedYaml, read_yaml
 
@@ -58,9 +62,7 @@ def load_economics(overrides: dict[str, Any], where: str = "") -> Economics:
 def derive_chip(variant: ChipVariant, doc: LocatedYaml, loc: tuple) -> ChipSpec:
     """``variant.base`` with ``variant.set`` applied; replaced subtrees drop their sources."""
     base = load_chip(variant.base)
-    from sim.catalog import _find, chips_dir  # the base's raw YAML, to re-validate edits
-
-    raw = copy.deepcopy(read_yaml(_find("chip", variant.base, chips_dir())).data)
+    raw = copy.deepcopy(read_yaml(chip_path(variant.base)).data)  # re-validated after the edits
     sources = dict(raw.get("sources", {}))
     for dotted, value in variant.set.items():
         node = raw
@@ -105,7 +107,19 @@ def load_scenario(name: str) -> ResolvedScenario:
         for who in (f.of, f.to):
             if who is not None and aliases.get(who, who) not in chips:
                 raise ConfigError(f"{doc.where(('findings', i))}: findings: '{who}' is not a chip of this scenario")
+        _check_columns(doc, ("findings", i), [f.metric, f.axis, *f.by])
+    for i, plot in enumerate(spec.plots):
+        _check_columns(doc, ("plots", i), [plot.x, plot.y, plot.lines, plot.panels])
     return ResolvedScenario(spec, path, chips, models, econ, aliases)
+
+
+def _check_columns(doc: LocatedYaml, loc: tuple, used: list[str]) -> None:
+    """Findings and plots may only name results.csv columns."""
+    known = INPUT_COLUMNS + metric_columns()
+    for name in used:
+        if name not in known:
+            raise ConfigError(f"{doc.where(loc)}: {loc[0]}: '{name}' is not a results column."
+                              f"{suggest(name, known)}")
 
 
 def _named(load, doc: LocatedYaml, loc: tuple):

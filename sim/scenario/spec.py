@@ -68,7 +68,7 @@ class Finding(Spec):
     - ``best``: which chip has the best ``metric`` (``higher_is_better``) per group.
     - ``bound``: which bound dominates, per chip and group.
     - ``crossover``: per chip and group, the smallest value of ``axis`` at which ``metric``
-      (default ``bound``) first equals ``value`` (default ``compute``).
+      (e.g. ``bound``) first equals ``value`` (default ``compute``).
     - ``trend``: per chip and group, ``metric`` at the smallest and largest ``axis`` value.
     """
 

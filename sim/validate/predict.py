@@ -12,7 +12,7 @@ from sim.chips.costing import Placement
 from sim.errors import CapacityError, SimError, UnsupportedError
 from sim.units import GB, TERA
 from sim.validate.cases import Case
-from sim.workload.ops import Block, matmul
+from sim.workload.ops import Block, elementwise, matmul
 from sim.workload.spec import Precision, Workload
 
 
@@ -58,15 +58,16 @@ def _stream_gbps(case: Case, chip: ChipSpec) -> float:
     """A streaming kernel over ``bytes`` (default 4 GB): sustained bandwidth plus one kernel
     overhead, as bytes moved per second."""
     size = case.workload.bytes or 4 * GB
-    cm = chip.cost_model()
-    op = matmul("stream", "mlp", 1, 1, 1, Precision())
-    seconds = size / chip.main_tier.sustained_bandwidth_Bps + cm.op_overhead_s(op)
-    return size / seconds / GB
+    half = size / 2 / Precision().act_bytes  # elements read, and as many written
+    op = elementwise("stream", "mlp", half, half, 0.0, Precision())
+    cost = chip.cost_model().block_costs(Block("stream", (op,), 1), _main_tier_placement(chip))[0]
+    return size / cost.time_s / GB
 
 
 # Offline cases that do not state a batch run at the best static batch that fits, searched
-# over powers of two up to this (serving stacks cap their running batch at a few thousand).
-MAX_OFFLINE_BATCH = 4096
+# over powers of two up to this cap: TensorRT-LLM's default max_batch_size (trtllm-build
+# --max_batch_size defaults to 2048 in the TensorRT-LLM docs; not re-read in this pass).
+MAX_OFFLINE_BATCH = 2048
 
 
 def _inference(case: Case, chip: ChipSpec, econ: Economics) -> float:
