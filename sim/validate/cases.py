@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import PositiveFloat, PositiveInt, TypeAdapter, ValidationError
+from pydantic import PositiveFloat, PositiveInt, TypeAdapter, ValidationError, model_validator
 
 from sim.catalog import validation_message
 from sim.dtypes import Dtype
@@ -30,14 +30,24 @@ Category = Literal["microbench_gemm", "microbench_membw", "microbench_collective
 
 
 class Hardware(Spec):
-    chip: str
+    """A catalog chip times ``count``, or a catalog system sized to ``count`` chips."""
+
+    chip: str | None = None
+    system: str | None = None
     count: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Hardware:
+        if (self.chip is None) == (self.system is None):
+            raise ValueError("give exactly one of 'chip' or 'system'")
+        return self
 
 
 class CaseWorkload(Spec):
-    """What ran. Microbenchmarks: a GEMM (m, n, k, dtype) or a stream of ``bytes``.
-    Inference: mode, phase, batch, lengths, precision. Training fields come with the
-    multi-card issue."""
+    """What ran. Microbenchmarks: a GEMM (m, n, k, dtype), a stream of ``bytes``, or one
+    ``collective`` of ``bytes`` (nccl-tests size). Inference: phase, batch, lengths,
+    precision, parallelism. Training: global batch (sequences), sequence length, micro
+    batch, parallelism (tp, pp, dp, ep, cp, vpp), recomputation and ZeRO stage."""
 
     mode: Literal["microbench", "inference", "training"] = "inference"
     m: PositiveInt | None = None
@@ -50,9 +60,14 @@ class CaseWorkload(Spec):
     input_len: PositiveInt | None = None
     output_len: PositiveInt | None = None
     precision: Dtype | None = None
+    collective: Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast"] | None = None
+    algorithm: str | None = None
     parallelism: dict[str, int] = {}
     global_batch: PositiveInt | None = None
     seq_len: PositiveInt | None = None
+    micro_batch: PositiveInt | None = None
+    recompute: Literal["none", "selective", "full"] | None = None
+    zero: Literal[0, 1, 2, 3] | None = None
 
 
 class Case(Spec):

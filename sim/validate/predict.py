@@ -112,6 +112,8 @@ def _best_batch(at):
 def predict_case(case: Case, econ: Economics) -> Outcome:
     """Predict ``case``; multi-card, collective and training cases are unsupported until
     the multi-card issue lands."""
+    if case.hardware.chip is None:
+        return Outcome(case, "unsupported", reason=f"system {case.hardware.system}: systems are not modelled yet")
     try:
         chip = load_chip(case.hardware.chip)
     except SimError as err:
