@@ -96,7 +96,7 @@ def _attention(batch: int, new: int, cached: int, heads: int, kv_heads: int, d_q
         act_out_bytes=t * heads * d_v * p.act_bytes,
         kv_read_bytes=batch * cached * kv_elems_per_token * p.kv_bytes,
         kv_write_bytes=t * kv_elems_per_token * p.kv_bytes,
-        batch=batch * kv_heads, m=group * new, n=cached + new, k=d_qk,
+        batch=batch * kv_heads, m=group * new, n=cached + new, k=d_qk, kv_groups=kv_heads,
     )
 
 

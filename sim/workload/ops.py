@@ -34,6 +34,7 @@ class Op:
     m: int = 0
     n: int = 0
     k: int = 0
+    kv_groups: int = 0  # attention: KV head groups (tensor parallelism splits them, or replicates one)
 
     @property
     def act_bytes(self) -> float:
