@@ -179,3 +179,76 @@ def _scaled(op: Op, useful: float) -> Op:
     tiling) but count only the useful flops and activation bytes."""
     return replace(op, flops=op.flops * useful, act_in_bytes=op.act_in_bytes * useful,
                    act_out_bytes=op.act_out_bytes * useful)
+
+
+# --- serving iterations (continuous batching) --------------------------------------------
+# One iteration of a serving engine runs several sequences together, each with its own
+# number of new tokens and cached tokens. Token-parallel ops (norms, projections, MLP/MoE,
+# the LM head) run once over all the iteration's tokens; the attention core runs per group
+# of sequences that share (new, cached).
+
+Group = tuple[int, int, int]  # (sequences, new tokens each, cached tokens each)
+
+
+def _per_sequence_names(model: ModelSpec) -> frozenset[str]:
+    """Names of the attention-block ops whose cost depends on each sequence's cache: the
+    attention kernel, and the ops only one of the prefill and decode forms has (MLA)."""
+    p = Precision()
+    pre, dec = _attention_ops(model, 1, 1, 0, p), _attention_ops(model, 1, 1, 1, p)
+    shared = {o.name for o in pre if o.kind != "attention"} & {o.name for o in dec if o.kind != "attention"}
+    return frozenset(o.name for o in pre + dec if o.name not in shared)
+
+
+def attention_core_ops(model: ModelSpec, batch: int, new: int, cached: int, p: Precision) -> tuple[Op, ...]:
+    """One layer's per-sequence attention ops for ``batch`` sequences of ``new`` tokens
+    with ``cached`` tokens in their KV cache (the rest of the block is token-parallel)."""
+    names = _per_sequence_names(model)
+    return tuple(o for o in _attention_ops(model, batch, new, cached, p) if o.name in names)
+
+
+def _layer_blocks(model: ModelSpec, tokens: int, core: tuple[Op, ...], p: Precision) -> list[Block]:
+    """Decoder layers over ``tokens`` tokens with ``core`` in place of the attention kernel."""
+    names = _per_sequence_names(model)
+    ops = _attention_ops(model, 1, tokens, 0, p)
+    cut = next(i for i, o in enumerate(ops) if o.name in names)
+    shared = tuple(o for o in ops if o.name not in names)
+    attn = shared[:cut] + core + shared[cut:]
+    blocks = []
+    if model.dense_layers:
+        mlp = _mlp_ops(model, tokens, model.dense_ffn_width, "mlp", p)
+        blocks.append(Block("dense_layer", attn + mlp, model.dense_layers))
+    if model.moe_layers:
+        blocks.append(Block("moe_layer", attn + _moe_ops(model, tokens, p), model.moe_layers))
+    return blocks
+
+
+def iteration_graph(model: ModelSpec, groups: list[Group], sampled: int, p: Precision) -> Graph:
+    """One serving iteration: each group ``(sequences, new, cached)`` attends on its own;
+    every other op sees all ``sum(sequences * new)`` tokens; the LM head runs on the
+    ``sampled`` sequences that emit a token. One group equals the prefill / decode graph."""
+    core = tuple(o for b, new, cached in groups for o in attention_core_ops(model, b, new, cached, p))
+    return _assemble(model, sum(b * new for b, new, _ in groups), sampled, core, p)
+
+
+def token_parallel_graph(model: ModelSpec, tokens: int, sampled: int, p: Precision) -> Graph:
+    """``iteration_graph`` without the per-sequence attention ops: the part of an
+    iteration that depends only on its token count (and sampled sequences)."""
+    return _assemble(model, tokens, sampled, (), p)
+
+
+def attention_graph(model: ModelSpec, batch: int, new: int, cached: int, p: Precision) -> Graph:
+    """The per-sequence attention ops of every layer for one group of sequences."""
+    ops = attention_core_ops(model, batch, new, cached, p)
+    return Graph((Block("attention", ops, model.layers),), tokens_in=batch * new, tokens_out=0)
+
+
+def _assemble(model: ModelSpec, tokens: int, sampled: int, core: tuple[Op, ...], p: Precision) -> Graph:
+    h = model.hidden
+    blocks = [Block("embedding", (_embedding(model, tokens, p),), 1)]
+    blocks += _layer_blocks(model, tokens, core, p)
+    head = (
+        elementwise("final_norm", "norm", 2 * tokens * h, tokens * h, ADD_NORM_FLOPS, p, h),
+        matmul("lm_head", "lm_head", sampled, h, model.vocab, p),
+    )
+    blocks.append(Block("head", head, 1))
+    return Graph(tuple(blocks), tokens_in=tokens, tokens_out=sampled)
