@@ -9,7 +9,7 @@ from sim.chips.costing import ChipCostModel, OpCost, Placement
 from sim.workload.ops import Graph
 
 CATEGORIES = ("embedding", "norm", "projection", "attention", "mlp", "moe", "lm_head")
-BOUNDS = ("compute", "memory", "overhead")
+BOUNDS = ("compute", "memory", "overhead", "communication", "bubble")
 
 
 @dataclass
@@ -34,6 +34,16 @@ class PassCost:
             self.by_bound[k] += weight * v
         for k, v in other.by_category.items():
             self.by_category[k] += weight * v
+
+    def add_comm(self, seconds: float) -> None:
+        """Time on the critical path spent in collectives."""
+        self.time_s += seconds
+        self.by_bound["communication"] += seconds
+
+    def add_bubble(self, seconds: float) -> None:
+        """Time a pipeline stage waits for work."""
+        self.time_s += seconds
+        self.by_bound["bubble"] += seconds
 
 
 class EnergyModel:

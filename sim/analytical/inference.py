@@ -1,4 +1,5 @@
-"""Predict one single-chip LLM inference point: latency, throughput, memory, energy, cost."""
+"""Predict one LLM inference point on one chip or a multi-card plan: latency, throughput,
+memory, energy, cost."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import math
 from dataclasses import dataclass, field
 
 from sim.analytical.economics import Economics
-from sim.analytical.evaluate import BOUNDS, CATEGORIES, EnergyModel, PassCost, evaluate
+from sim.analytical.evaluate import BOUNDS, CATEGORIES, EnergyModel, PassCost
 from sim.analytical.memory import check_fit, place
+from sim.analytical.multicard import CommCost, FreeLinks, StageModel, pipelined
 from sim.chips.base import ChipSpec
-from sim.errors import UnsupportedError
+from sim.errors import ConfigError, UnsupportedError
 from sim.workload.graph import decode_graph, prefill_graph
 from sim.workload.model import ModelSpec
+from sim.workload.parallel import Parallelism
 from sim.workload.spec import Workload
 
 # Decode steps of a generate run are sampled at this many evenly spaced cache lengths
@@ -35,8 +38,8 @@ class Prediction:
     e2e_latency_s: float
     throughput_tokens_per_s: float
     prompt_tokens_per_s: float
-    memory_required_bytes: float
-    memory_available_bytes: float
+    memory_required_bytes: float  # per chip
+    memory_available_bytes: float  # per chip
     bound: str
     energy_j_per_token: float
     avg_power_W: float
@@ -80,61 +83,86 @@ def decode_sample_lengths(input_len: int, output_len: int) -> list[int]:
     return [input_len + int((j + 0.5) * steps / n) for j in range(n)]
 
 
-def predict(chip: ChipSpec, model: ModelSpec, wl: Workload, econ: Economics,
-            keep_ops: bool = False) -> Prediction:
-    """Evaluate ``wl`` for ``model`` on one ``chip``. Raises CapacityError if it does not
-    fit, UnsupportedError if the sequence is longer than the model's context window."""
-    longest = wl.input_len + {"prefill": 0, "decode": 1, "generate": wl.output_len - 1}[wl.phase]
-    if longest > model.max_context:
-        raise UnsupportedError(f"{model.name} supports {model.max_context} tokens of context; "
-                               f"this {wl.phase} point reaches {longest}")
-    need = check_fit(chip, model, wl)
+def predict(chip: ChipSpec, model: ModelSpec, wl: Workload, econ: Economics, keep_ops: bool = False,
+            plan: Parallelism | None = None, comm: CommCost | None = None) -> Prediction:
+    """Evaluate ``wl`` for ``model`` on one ``chip``, or on ``plan.chips`` of them with
+    collectives priced by ``comm`` (free links when None). ``wl.batch`` counts sequences
+    over all data-parallel replicas. Raises CapacityError if it does not fit,
+    UnsupportedError if the sequence is longer than the model's context window, ConfigError
+    if the plan cannot split the model."""
+    plan = plan or Parallelism()
+    _check(model, wl, plan)
+    need = check_fit(chip, model, wl, plan)
     pl = place(chip, need)
     cm = chip.cost_model()
-    energy = EnergyModel(cm)
+    stages = StageModel(model, plan, cm, EnergyModel(cm), pl, comm or FreeLinks(), "inference", keep_ops)
+    seqs = wl.batch // plan.dp
+    micro = min(plan.pp, seqs)  # micro-batches in flight, one per stage at most
+    mb = math.ceil(seqs / micro)
     p = wl.precision
     passes: dict[str, PassCost] = {}
     total = PassCost()
     ttft = tpot = math.nan
+
+    def round_(graph, tokens: int, fill: bool) -> PassCost:
+        stage = stages.forward(graph, tokens, p.act_bytes)
+        slots = micro + plan.pp - 1 if fill else plan.pp
+        return pipelined(stage, micro, slots, stages.p2p_s(tokens, p.act_bytes))
+
     if wl.phase in ("prefill", "generate"):
-        pre = evaluate(prefill_graph(model, wl.batch, wl.input_len, p), cm, energy, pl, keep_ops)
+        pre = round_(prefill_graph(model, mb, wl.input_len, p), mb * wl.input_len, fill=True)
         passes["prefill"] = pre
         total.add(pre)
         ttft = pre.time_s
     if wl.phase == "decode":
-        dec = evaluate(decode_graph(model, wl.batch, wl.input_len, p), cm, energy, pl, keep_ops)
+        dec = round_(decode_graph(model, mb, wl.input_len, p), mb, fill=False)
         passes["decode"] = dec
         total.add(dec)
         tpot = dec.time_s
     elif wl.phase == "generate":
         lengths = decode_sample_lengths(wl.input_len, wl.output_len)
         mean = PassCost()
-        for i, cached in enumerate(lengths):
-            step = evaluate(decode_graph(model, wl.batch, cached, p), cm, energy, pl, keep_ops and i == len(lengths) // 2)
+        for cached in lengths:
+            step = round_(decode_graph(model, mb, cached, p), mb, fill=False)
             mean.add(step, 1.0 / len(lengths))
-            mean.ops.extend(step.ops)
+        mean.ops = step.ops
         passes["decode"] = mean
         total.add(mean, wl.output_len - 1)
         tpot = mean.time_s
-    return _metrics(chip, wl, econ, need.total, total, passes, ttft, tpot)
+    return _metrics(chip, wl, econ, plan.chips, need.total, total, passes, ttft, tpot)
 
 
-def _metrics(chip: ChipSpec, wl: Workload, econ: Economics, required: float, total: PassCost,
+def _check(model: ModelSpec, wl: Workload, plan: Parallelism) -> None:
+    longest = wl.input_len + {"prefill": 0, "decode": 1, "generate": wl.output_len - 1}[wl.phase]
+    if longest > model.max_context:
+        raise UnsupportedError(f"{model.name} supports {model.max_context} tokens of context; "
+                               f"this {wl.phase} point reaches {longest}")
+    try:
+        plan.check_model(model, "inference")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    if wl.batch % plan.dp:
+        raise ConfigError(f"batch {wl.batch} does not split evenly over dp={plan.dp} replicas")
+
+
+def _metrics(chip: ChipSpec, wl: Workload, econ: Economics, chips: int, required: float, total: PassCost,
              passes: dict[str, PassCost], ttft: float, tpot: float) -> Prediction:
+    """System-wide metrics from one chip's costs (every chip of a symmetric plan does the
+    same work in the same time)."""
     e2e = total.time_s
     out_tokens = wl.batch * {"prefill": wl.input_len, "decode": 1, "generate": wl.output_len}[wl.phase]
     prompt_rate = wl.batch * wl.input_len / ttft if wl.phase != "decode" else math.nan
-    energy_J = total.dynamic_energy_J + chip.power.idle_W * e2e
-    cost = econ.chip_cost_per_s(chip) * e2e + econ.energy_cost(chip, energy_J)
+    energy_J = chips * (total.dynamic_energy_J + chip.power.idle_W * e2e)
+    cost = chips * econ.chip_cost_per_s(chip) * e2e + econ.energy_cost(chip, energy_J)
     bound_share = {k: total.by_bound[k] / e2e for k in BOUNDS}
     return Prediction(
         ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e,
         throughput_tokens_per_s=out_tokens / e2e, prompt_tokens_per_s=prompt_rate,
         memory_required_bytes=required, memory_available_bytes=chip.capacity_bytes,
         bound=max(bound_share, key=bound_share.__getitem__),
-        energy_j_per_token=energy_J / out_tokens, avg_power_W=energy_J / e2e,
-        cost_per_million_tokens=cost / out_tokens * 1e6, currency=econ.currency,
-        flops=total.flops, dram_bytes=total.dram_bytes, bound_share=bound_share,
+        energy_j_per_token=energy_J / out_tokens, avg_power_W=energy_J / e2e / chips,
+        cost_per_million_tokens=cost / out_tokens * 1e6, currency=econ.currency, chips=chips,
+        flops=chips * total.flops, dram_bytes=chips * total.dram_bytes, bound_share=bound_share,
         category_share={k: total.by_category.get(k, 0.0) / e2e for k in CATEGORIES},
         passes=passes,
     )

@@ -11,6 +11,7 @@ from sim.dtypes import DTYPE_BYTES
 from sim.errors import CapacityError
 from sim.units import GB
 from sim.workload.model import ModelSpec
+from sim.workload.parallel import Parallelism
 from sim.workload.spec import Workload
 
 LOGIT_BYTES = 4.0  # logits are kept in fp32 for sampling
@@ -29,19 +30,33 @@ class Footprint:
         return self.weights + self.kv_cache + self.activations
 
 
-def footprint(model: ModelSpec, wl: Workload) -> Footprint:
-    """Weights (all experts), the KV cache at the longest context, and the activation
-    workspace of the largest pass: its hidden and MLP tensors plus fp32 logits.
-    Attention scores are never materialised (FlashAttention)."""
+def footprint(model: ModelSpec, wl: Workload, plan: Parallelism | None = None) -> Footprint:
+    """One chip's share: weights (all experts), the KV cache at the longest context, and
+    the activation workspace of the largest pass (its hidden and MLP tensors plus fp32
+    logits). Attention scores are never materialised (FlashAttention).
+
+    Under a plan, weights split over ``tp * pp``; the KV cache over ``pp`` and over ``tp``
+    as far as there are KV head groups to split (an MLA latent is replicated); each chip
+    holds ``batch / dp`` sequences and works on one micro-batch at a time."""
+    plan = plan or Parallelism()
     p = wl.precision
-    weights = model.params * p.weight_bytes
-    kv = wl.batch * wl.max_context * model.kv_elements_per_token * p.kv_bytes
-    tokens = wl.batch * (wl.input_len if wl.phase != "decode" else 1)
+    weights = model.params * p.weight_bytes / (plan.tp * plan.pp)
+    seqs = wl.batch / plan.dp
+    kv = seqs * wl.max_context * model.kv_elements_per_token * p.kv_bytes / plan.pp * kv_share(model, plan.tp)
+    micro = math.ceil(seqs / min(plan.pp, seqs))
+    tokens = micro * (wl.input_len if wl.phase != "decode" else 1)
     widest = model.dense_ffn_width if model.dense_layers else 0
     if model.moe:
         widest = max(widest, model.moe.top_k * model.moe.expert_ffn)
-    acts = tokens * (model.hidden + 2 * widest) * p.act_bytes + wl.batch * model.vocab * LOGIT_BYTES
+    acts = tokens * (model.hidden + 2 * widest / plan.tp) * p.act_bytes + micro * model.vocab / plan.tp * LOGIT_BYTES
     return Footprint(weights, kv, acts)
+
+
+def kv_share(model: ModelSpec, tp: int) -> float:
+    """Share of a layer's KV cache one tensor-parallel rank holds: KV head groups split
+    while there are enough of them; a group (or an MLA latent) is otherwise replicated."""
+    groups = 1 if model.mla is not None else model.kv_heads
+    return max(1, groups // tp) / groups
 
 
 def place(chip: ChipSpec, need: Footprint) -> Placement:
@@ -72,33 +87,35 @@ def place(chip: ChipSpec, need: Footprint) -> Placement:
     return Placement(w_bps, kv_bps, a_bps, w_j, kv_j, a_j)
 
 
-def check_fit(chip: ChipSpec, model: ModelSpec, wl: Workload) -> Footprint:
+def check_fit(chip: ChipSpec, model: ModelSpec, wl: Workload, plan: Parallelism | None = None) -> Footprint:
     """The footprint, or a CapacityError saying by how much it misses and what would fit."""
-    need = footprint(model, wl)
+    plan = plan or Parallelism()
+    need = footprint(model, wl, plan)
     have = chip.capacity_bytes
     if need.total <= have:
         return need
+    per_chip = f" per chip ({plan.label})" if plan.chips > 1 else ""
     raise CapacityError(
-        f"{model.name} does not fit on {chip.name}: needs {need.total / GB:.1f} GB "
+        f"{model.name} does not fit on {chip.name}{per_chip}: needs {need.total / GB:.1f} GB "
         f"(weights {need.weights / GB:.1f} + KV cache {need.kv_cache / GB:.1f} + activations "
         f"{need.activations / GB:.1f}), has {have / GB:.1f} GB, short by {(need.total - have) / GB:.1f} GB. "
-        f"{_what_fits(chip, model, wl, need)}",
+        f"{_what_fits(chip, model, wl, need, plan)}",
         required_bytes=need.total, available_bytes=have,
     )
 
 
-def _what_fits(chip: ChipSpec, model: ModelSpec, wl: Workload, need: Footprint) -> str:
+def _what_fits(chip: ChipSpec, model: ModelSpec, wl: Workload, need: Footprint, plan: Parallelism) -> str:
     have = chip.capacity_bytes
     options = []
     for dtype in ("fp8", "int4"):
         if DTYPE_BYTES[dtype] < wl.precision.weight_bytes:
-            total = need.total - need.weights + model.params * DTYPE_BYTES[dtype]
+            total = need.total - need.weights * (1 - DTYPE_BYTES[dtype] / wl.precision.weight_bytes)
             if total <= have:
                 options.append(f"{dtype} weights ({total / GB:.1f} GB)")
     room = have - need.weights - need.activations
     per_seq = need.kv_cache / wl.batch
     if room > 0 and wl.batch > 1 and room >= per_seq:
         options.append(f"batch <= {int(room // per_seq)}")
-    cards = math.ceil(need.total / have)
-    options.append(f"{cards} cards' memory (multi-card systems)")
+    cards = math.ceil(need.total * plan.chips / have)
+    options.append(f"about {cards} cards' memory (e.g. tensor parallelism over {cards})")
     return "Would fit: " + "; ".join(options) + "."

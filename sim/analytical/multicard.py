@@ -1,0 +1,73 @@
+"""One pipeline stage on one chip of a multi-card job: its sharded ops, its collectives,
+and how micro-batches fill the pipeline. Shared by inference and training."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sim.analytical.evaluate import EnergyModel, PassCost, evaluate
+from sim.chips.costing import ChipCostModel, Placement
+from sim.workload.model import ModelSpec
+from sim.workload.ops import Graph
+from sim.workload.parallel import CommCall, Parallelism, forward_collectives, shard_graph
+
+
+class CommCost(Protocol):
+    """Prices a collective of a plan's group (sim.comm on a system, or free links)."""
+
+    def time_s(self, call: CommCall, plan: Parallelism, mode: str) -> float: ...
+
+
+class FreeLinks:
+    """Infinite bandwidth, zero latency: multi-card time is the compute split alone."""
+
+    def time_s(self, call: CommCall, plan: Parallelism, mode: str) -> float:
+        return 0.0
+
+
+def comm_time_s(calls: list[CommCall], plan: Parallelism, comm: CommCost, mode: str) -> float:
+    return sum(c.count * comm.time_s(c, plan, mode) for c in calls if c.count)
+
+
+def p2p_call(model: ModelSpec, tokens: int, act_bytes: float) -> CommCall:
+    """The activations one stage hands the next for ``tokens`` tokens."""
+    return CommCall("pp_send_recv", "send_recv", tokens * model.hidden * act_bytes, "pp", 1)
+
+
+class StageModel:
+    """Costs one stage's share of a pass on one chip, collectives included (not
+    overlapped with compute: Megatron and inference engines issue the tensor-parallel
+    all-reduce on the critical path between the layer's two GEMMs)."""
+
+    def __init__(self, model: ModelSpec, plan: Parallelism, cost_model: ChipCostModel, energy: EnergyModel,
+                 pl: Placement, comm: CommCost, mode: str, keep_ops: bool = False) -> None:
+        self.model, self.plan, self.cm, self.energy, self.pl = model, plan, cost_model, energy, pl
+        self.comm, self.mode, self.keep_ops = comm, mode, keep_ops
+
+    def forward(self, graph: Graph, tokens: int, act_bytes: float) -> PassCost:
+        """One stage's forward over ``tokens`` tokens (one micro-batch)."""
+        plan = self.plan
+        stage = shard_graph(graph, plan.tp, plan.pp, plan.ep if self.mode == "inference" else 1,
+                            plan.sequence_parallel)
+        cost = evaluate(stage, self.cm, self.energy, self.pl, self.keep_ops)
+        calls = forward_collectives(self.model, tokens, act_bytes, plan, self.model.layers // plan.pp)
+        cost.add_comm(comm_time_s(calls, plan, self.comm, self.mode))
+        return cost
+
+    def p2p_s(self, tokens: int, act_bytes: float) -> float:
+        if self.plan.pp == 1:
+            return 0.0
+        return comm_time_s([p2p_call(self.model, tokens, act_bytes)], self.plan, self.comm, self.mode)
+
+
+def pipelined(stage: PassCost, micro_batches: int, slots: int, p2p_s: float) -> PassCost:
+    """A chip's view of ``micro_batches`` passing through the pipeline in ``slots`` stage
+    times (m + p - 1 to fill and drain for a whole pass; p per decode round): its own work
+    is ``micro_batches`` stage passes, the rest of the wall time is bubble."""
+    out = PassCost()
+    out.add(stage, micro_batches)
+    out.ops = stage.ops
+    wall = slots * (stage.time_s + p2p_s)
+    out.add_comm(micro_batches * p2p_s)
+    out.add_bubble(wall - out.time_s)
+    return out

@@ -1,0 +1,217 @@
+"""Parallelism plans and the sharding pass: one chip's share of a graph, and the
+collectives the plan adds.
+
+Megatron-LM's layout (Shoeybi et al. 2019, arXiv:1909.08053; Narayanan et al. 2021,
+arXiv:2104.04473): QKV and MLP up/gate projections are column-parallel, the attention
+output and MLP down projections are row-parallel, so a layer needs one all-reduce after
+attention and one after the MLP; attention heads split across tensor-parallel ranks (a KV
+head group is replicated when there are fewer groups than ranks); the LM head and the
+embedding table split over the vocabulary. Ranks are numbered tensor-parallel innermost,
+then data-parallel, then pipeline (Megatron's default order tp-cp-ep-dp-pp).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from pydantic import PositiveInt, model_validator
+
+from sim.parts.base import Spec
+from sim.workload.model import ModelSpec
+from sim.workload.ops import Block, Graph, Op
+
+Schedule = Literal["gpipe", "1f1b", "interleaved"]
+Recompute = Literal["none", "selective", "full"]
+CollectiveKind = Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast", "send_recv"]
+GroupName = Literal["tp", "ep", "pp", "dp"]
+
+
+class Parallelism(Spec):
+    """How a job is split over ``tp * pp * dp`` chips.
+
+    Inference: ``ep`` (expert parallelism) divides ``tp``: MoE layers spread their experts
+    over the tensor-parallel ranks and exchange tokens with all-to-all. Training: ``ep``
+    divides ``dp`` (Megatron's expert-data-parallel layout). ``vpp`` is the number of model
+    chunks per pipeline rank for the interleaved schedule.
+    """
+
+    tp: PositiveInt = 1
+    pp: PositiveInt = 1
+    dp: PositiveInt = 1
+    ep: PositiveInt = 1
+    sequence_parallel: bool = False
+    schedule: Schedule = "1f1b"
+    vpp: PositiveInt = 1
+    micro_batch: PositiveInt = 1
+    zero: Literal[0, 1, 2, 3] = 0
+    recompute: Recompute = "none"
+    overlap_dp_comm: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Parallelism:
+        if self.vpp > 1 and self.schedule != "interleaved":
+            raise ValueError(f"vpp={self.vpp} needs schedule: interleaved")
+        return self
+
+    @property
+    def chips(self) -> int:
+        return self.tp * self.pp * self.dp
+
+    @property
+    def label(self) -> str:
+        parts = [f"{k}{getattr(self, k)}" for k in ("tp", "pp", "dp", "ep") if getattr(self, k) > 1]
+        return "-".join(parts) or "single"
+
+    def check_model(self, model: ModelSpec, mode: Literal["inference", "training"]) -> None:
+        """Raise ValueError when the plan cannot split this model."""
+        if model.layers % self.pp:
+            raise ValueError(f"pp={self.pp} does not divide {model.name}'s {model.layers} layers")
+        if self.vpp > 1 and (model.layers // self.pp) % self.vpp:
+            raise ValueError(f"vpp={self.vpp} does not divide the {model.layers // self.pp} layers per stage")
+        if model.heads % self.tp:
+            raise ValueError(f"tp={self.tp} does not divide {model.name}'s {model.heads} attention heads")
+        if self.ep > 1:
+            if model.moe is None:
+                raise ValueError(f"ep={self.ep} needs a mixture-of-experts model; {model.name} is dense")
+            if model.moe.experts % self.ep:
+                raise ValueError(f"ep={self.ep} does not divide {model.moe.experts} experts")
+            host, axis = (self.tp, "tp") if mode == "inference" else (self.dp, "dp")
+            if host % self.ep:
+                raise ValueError(f"in {mode}, ep={self.ep} must divide {axis}={host}")
+
+
+@dataclass(frozen=True, slots=True)
+class CommCall:
+    """A collective one pass issues ``count`` times on a group of the plan.
+    ``size_bytes`` follows nccl-tests (the per-rank buffer for all-reduce)."""
+
+    name: str
+    kind: CollectiveKind
+    size_bytes: float
+    group: GroupName
+    count: int
+
+
+# How each op of sim.workload.graph splits under tensor parallelism (a test checks every
+# op the graph builder emits has a role).
+COLUMN = {"qkv_proj", "gate_up_proj", "up_proj", "q_b_proj", "kv_b_proj", "shared_gate_up_proj",
+          "shared_up_proj", "lm_head"}
+ROW = {"o_proj", "down_proj", "shared_down_proj"}
+# "split": work divided evenly over ranks (heads, or MLP columns for the activation).
+SPLIT = {"rotary", "attention", "mla_absorb_q", "mla_absorb_o", "act_fn", "shared_act_fn"}
+EXPERTS = {"experts_up", "experts_act", "experts_down"}
+REPLICATED = {"attn_norm", "mlp_norm", "final_norm", "q_a_proj", "q_a_norm", "kv_a_proj", "kv_a_norm", "router"}
+VOCAB = {"embedding"}
+
+
+def sharding_role(op_name: str) -> str:
+    for role, names in (("column", COLUMN), ("row", ROW), ("split", SPLIT), ("experts", EXPERTS),
+                        ("replicated", REPLICATED), ("vocab", VOCAB)):
+        if op_name in names:
+            return role
+    raise KeyError(f"op '{op_name}' has no tensor-parallel sharding rule")
+
+
+def shard_op(op: Op, tp: int, ep: int = 1, sequence_parallel: bool = False) -> Op:
+    """One tensor-parallel rank's share of ``op``. With sequence parallelism the norms
+    (replicated otherwise) split over the sequence too."""
+    if tp == 1:
+        return op
+    role = sharding_role(op.name)
+    f = 1.0 / tp
+    if role == "column":
+        return replace(op, flops=op.flops * f, weight_bytes=op.weight_bytes * f,
+                       act_out_bytes=op.act_out_bytes * f, n=math.ceil(op.n / tp))
+    if role == "row":
+        return replace(op, flops=op.flops * f, weight_bytes=op.weight_bytes * f,
+                       act_in_bytes=op.act_in_bytes * f, k=math.ceil(op.k / tp))
+    if role == "split":
+        return _shard_split(op, tp)
+    if role == "experts":
+        width = tp // ep
+        shape = {"batch": math.ceil(op.batch / ep)}
+        if op.kind == "matmul":
+            shape["n" if op.name == "experts_up" else "k"] = math.ceil((op.n if op.name == "experts_up" else op.k) / width)
+        return replace(op, flops=op.flops * f, weight_bytes=op.weight_bytes * f,
+                       act_in_bytes=op.act_in_bytes * f, act_out_bytes=op.act_out_bytes * f, **shape)
+    if role == "vocab":
+        return replace(op, weight_bytes=op.weight_bytes * f)
+    if sequence_parallel and op.kind == "elementwise":
+        return replace(op, flops=op.flops * f, act_in_bytes=op.act_in_bytes * f, act_out_bytes=op.act_out_bytes * f)
+    return op
+
+
+def _shard_split(op: Op, tp: int) -> Op:
+    """Query heads split evenly; KV head groups split while there are enough of them,
+    otherwise each rank keeps (and reads) a whole group."""
+    f = 1.0 / tp
+    if op.kind != "attention" or op.kv_groups == 0:
+        return replace(op, flops=op.flops * f, act_in_bytes=op.act_in_bytes * f,
+                       act_out_bytes=op.act_out_bytes * f, batch=max(1, op.batch // tp) if op.kind == "matmul" else op.batch)
+    groups_per_rank = max(1, op.kv_groups // tp)
+    kv_f = groups_per_rank / op.kv_groups
+    sequences = op.batch // op.kv_groups
+    queries_per_group = op.m * op.kv_groups // (tp * groups_per_rank)
+    return replace(op, flops=op.flops * f, act_in_bytes=op.act_in_bytes * f, act_out_bytes=op.act_out_bytes * f,
+                   kv_read_bytes=op.kv_read_bytes * kv_f, kv_write_bytes=op.kv_write_bytes * kv_f,
+                   batch=sequences * groups_per_rank, m=max(1, queries_per_group), kv_groups=groups_per_rank)
+
+
+def shard_graph(graph: Graph, tp: int, pp: int = 1, ep: int = 1, sequence_parallel: bool = False) -> Graph:
+    """The slowest pipeline stage's tensor-parallel share of ``graph``: every op split by
+    ``tp``, each repeated layer block cut to ``count / pp`` layers, plus the embedding and
+    the LM head (the first and last stages hold them; the pipeline runs at the pace of its
+    slowest stage, and the embedding lookup is small)."""
+    if tp == 1 and pp == 1:
+        return graph
+    blocks = []
+    for b in graph.blocks:
+        ops = tuple(shard_op(op, tp, ep, sequence_parallel) for op in b.ops)
+        count = b.count if b.name in ("embedding", "head") else max(1, b.count // pp)
+        blocks.append(Block(b.name, ops, count))
+    return Graph(tuple(blocks), graph.tokens_in, graph.tokens_out)
+
+
+def forward_collectives(model: ModelSpec, tokens: int, act_bytes: float, plan: Parallelism,
+                        layers: int) -> list[CommCall]:
+    """Collectives of one forward pass over ``layers`` layers for ``tokens`` tokens on a
+    tensor-parallel group: an all-reduce after attention and after each dense MLP (or, with
+    sequence parallelism, a reduce-scatter and an all-gather of the same volume); MoE
+    layers with expert parallelism exchange tokens with two all-to-alls (dispatch, combine)."""
+    calls: list[CommCall] = []
+    if plan.tp == 1:
+        return calls
+    moe_layers = model.moe_layers * layers // model.layers
+    dense_layers = layers - moe_layers
+    size = tokens * model.hidden * act_bytes
+    mlp_ar = dense_layers + (moe_layers if plan.ep == 1 else 0)
+    if plan.sequence_parallel:
+        calls += [CommCall("tp_reduce_scatter", "reduce_scatter", size, "tp", layers + mlp_ar),
+                  CommCall("tp_all_gather", "all_gather", size, "tp", layers + mlp_ar)]
+    else:
+        calls.append(CommCall("tp_all_reduce", "all_reduce", size, "tp", layers + mlp_ar))
+    if plan.ep > 1 and moe_layers:
+        assert model.moe is not None
+        routed = tokens * model.moe.top_k * model.hidden * act_bytes / plan.tp
+        calls.append(CommCall("ep_all_to_all", "all_to_all", routed, "ep", 2 * moe_layers))
+    return calls
+
+
+def bubble_fraction(schedule: Schedule, stages: int, micro_batches: int, vpp: int = 1) -> float:
+    """Share of a step a pipeline stage sits idle: (p-1)/(m+p-1) for GPipe and 1F1B
+    (Narayanan et al. 2021, §2.2), (p-1)/v over m+(p-1)/v for the interleaved schedule."""
+    idle = (stages - 1) / (vpp if schedule == "interleaved" else 1)
+    return idle / (micro_batches + idle)
+
+
+def group_stride(plan: Parallelism, group: GroupName, mode: str = "inference") -> int:
+    """Distance between consecutive ranks of a group, for ranks numbered tp, dp, pp
+    (innermost first). Expert-parallel groups sit inside tp (inference) or dp (training)."""
+    ep = 1 if mode == "inference" else plan.tp
+    return {"tp": 1, "ep": ep, "dp": plan.tp, "pp": plan.tp * plan.dp}[group]
+
+
+def group_size(plan: Parallelism, group: GroupName) -> int:
+    return {"tp": plan.tp, "ep": plan.ep, "dp": plan.dp, "pp": plan.pp}[group]

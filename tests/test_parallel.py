@@ -1,0 +1,128 @@
+"""The sharding pass and multi-card inference: conservation, limits, memory split."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sim.analytical.inference import predict
+from sim.analytical.memory import footprint
+from sim.catalog import load_chip, load_model
+from sim.errors import ConfigError
+from sim.workload.graph import decode_graph, prefill_graph
+from sim.workload.parallel import Parallelism, bubble_fraction, shard_graph, sharding_role
+from sim.workload.spec import Precision, Workload
+
+MODELS = ("llama-3.1-8b", "llama-3.1-70b", "mixtral-8x7b", "deepseek-v3", "gpt-3-175b")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_op_has_a_sharding_rule(name):
+    model = load_model(name)
+    for graph in (prefill_graph(model, 2, 64, Precision()), decode_graph(model, 2, 64, Precision())):
+        for block in graph.blocks:
+            for op in block.ops:
+                assert sharding_role(op.name)
+
+
+@pytest.mark.parametrize("tp", [2, 4, 8])
+def test_tensor_parallel_splits_matmul_and_attention_flops_exactly(tp):
+    model = load_model("llama-3.1-70b")
+    graph = prefill_graph(model, 4, 512, Precision())
+    shard = shard_graph(graph, tp)
+    for full, part in zip(graph.blocks, shard.blocks, strict=True):
+        for a, b in zip(full.ops, part.ops, strict=True):
+            if a.kind in ("matmul", "attention"):
+                assert b.flops == pytest.approx(a.flops / tp)
+                assert b.weight_bytes == pytest.approx(a.weight_bytes / tp)
+
+
+def test_kv_groups_split_until_there_is_one_per_rank():
+    model = load_model("llama-3.1-70b")  # 8 KV heads
+    graph = decode_graph(model, 1, 4096, Precision())
+    att = next(op for op in graph.blocks[1].ops if op.name == "attention")
+    for tp, share in ((2, 1 / 2), (8, 1 / 8), (16, 1 / 8), (64, 1 / 8)):
+        part = next(op for op in shard_graph(graph, tp).blocks[1].ops if op.name == "attention")
+        assert part.kv_read_bytes == pytest.approx(att.kv_read_bytes * share)
+        assert part.flops == pytest.approx(att.flops / tp)
+
+
+def test_memory_per_chip_splits_weights_and_kv():
+    model = load_model("llama-3.1-70b")
+    wl = Workload(phase="decode", batch=32, input_len=2048, precision=Precision())
+    one = footprint(model, wl)
+    split = footprint(model, wl, Parallelism(tp=4, pp=2))
+    assert split.weights == pytest.approx(one.weights / 8)
+    assert split.kv_cache == pytest.approx(one.kv_cache / 8)
+
+
+def test_free_links_prefill_time_is_the_compute_split(econ):
+    """With infinite link bandwidth and sequence parallelism (so norms split too), a
+    compute-bound pass on t chips takes 1/t of the time, within the tile quantisation of
+    the narrower GEMMs. Without sequence parallelism the replicated norms cost extra."""
+    chip, model = load_chip("H100"), load_model("llama-3.1-8b")
+    wl = Workload(phase="prefill", batch=8, input_len=4096, precision=Precision())
+    one = predict(chip, model, wl, econ)
+    for tp in (2, 4, 8):
+        many = predict(chip, model, wl, econ, plan=Parallelism(tp=tp, sequence_parallel=True))
+        assert many.ttft_s == pytest.approx(one.ttft_s / tp, rel=0.05)
+        assert many.ttft_s >= one.ttft_s / tp * 0.99
+        replicated = predict(chip, model, wl, econ, plan=Parallelism(tp=tp))
+        assert replicated.ttft_s > many.ttft_s
+
+
+def test_more_tensor_parallelism_is_never_slower_with_free_links(econ):
+    chip, model = load_chip("H100"), load_model("llama-3.1-70b")
+    wl = Workload(phase="decode", batch=16, input_len=2048, precision=Precision.uniform("fp8"))
+    times = [predict(chip, model, wl, econ, plan=Parallelism(tp=tp)).tpot_s for tp in (1, 2, 4, 8)]
+    assert times == sorted(times, reverse=True)
+
+
+def test_pipeline_decode_round_counts_every_stage(econ):
+    """Decode with pp stages and pp micro-batches: every stage serves each micro-batch once
+    per round at the pace of the slowest stage (the last: its layers plus the LM head), so
+    TPOT is the single-chip step at batch/pp plus pp-1 extra LM heads."""
+    chip, model = load_chip("H100"), load_model("llama-3.1-8b")
+    wl = Workload(phase="decode", batch=64, input_len=1024, precision=Precision())
+    one = predict(chip, model, wl.model_copy(update={"batch": 16}), econ, keep_ops=True)
+    head_s = sum(c.time_s for c in one.passes["decode"].ops if c.op.name in ("lm_head", "final_norm", "embedding"))
+    four = predict(chip, model, wl, econ, plan=Parallelism(pp=4))
+    assert four.tpot_s == pytest.approx(one.tpot_s + 3 * head_s, rel=0.02)
+    assert four.bound_share["bubble"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_pipeline_prefill_pays_the_fill_bubble(econ):
+    chip, model = load_chip("H100"), load_model("llama-3.1-8b")
+    wl = Workload(phase="prefill", batch=4, input_len=2048, precision=Precision())
+    pred = predict(chip, model, wl, econ, plan=Parallelism(pp=4))
+    assert pred.bound_share["bubble"] == pytest.approx(bubble_fraction("1f1b", 4, 4), rel=0.05)
+
+
+def test_bubble_fraction_formulas():
+    assert bubble_fraction("1f1b", 8, 32) == pytest.approx(7 / 39)
+    assert bubble_fraction("gpipe", 4, 4) == pytest.approx(3 / 7)
+    assert bubble_fraction("interleaved", 8, 32, vpp=2) == pytest.approx(3.5 / 35.5)
+    assert bubble_fraction("1f1b", 1, 5) == 0.0
+
+
+def test_plan_that_cannot_split_the_model_is_a_clear_error(econ):
+    chip, model = load_chip("H100"), load_model("llama-3.1-8b")
+    wl = Workload(phase="decode", batch=4, input_len=128, precision=Precision())
+    with pytest.raises(ConfigError, match="does not divide"):
+        predict(chip, model, wl, econ, plan=Parallelism(tp=3))
+    with pytest.raises(ConfigError, match="dp=3"):
+        predict(chip, model, wl, econ, plan=Parallelism(dp=3))
+    with pytest.raises(ConfigError, match="dense"):
+        predict(chip, model, wl, econ, plan=Parallelism(tp=2, ep=2))
+
+
+def test_energy_and_cost_count_every_chip(econ):
+    chip, model = load_chip("H100"), load_model("llama-3.1-8b")
+    wl = Workload(phase="decode", batch=64, input_len=1024, precision=Precision())
+    one = predict(chip, model, wl, econ)
+    two = predict(chip, model, wl.model_copy(update={"batch": 128}), econ, plan=Parallelism(dp=2))
+    assert two.throughput_tokens_per_s == pytest.approx(2 * one.throughput_tokens_per_s)
+    assert two.energy_j_per_token == pytest.approx(one.energy_j_per_token)
+    assert two.avg_power_W == pytest.approx(one.avg_power_W)
+    assert math.isclose(two.cost_per_million_tokens, one.cost_per_million_tokens, rel_tol=1e-9)
