@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sim.chips.costing import ChipCostModel, OpCost, Placement
 from sim.workload.ops import Graph
 
-CATEGORIES = ("embedding", "norm", "projection", "attention", "mlp", "moe", "lm_head")
+CATEGORIES = ("embedding", "norm", "projection", "attention", "mlp", "moe", "lm_head", "optimizer")
 BOUNDS = ("compute", "memory", "overhead", "communication", "bubble")
 
 

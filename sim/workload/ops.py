@@ -13,7 +13,7 @@ from typing import Literal
 
 OpKind = Literal["matmul", "attention", "elementwise", "embedding"]
 # Buckets for "time share per op kind" in reports.
-Category = Literal["embedding", "norm", "projection", "attention", "mlp", "moe", "lm_head"]
+Category = Literal["embedding", "norm", "projection", "attention", "mlp", "moe", "lm_head", "optimizer"]
 
 
 @dataclass(frozen=True, slots=True)

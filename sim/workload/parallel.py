@@ -100,7 +100,7 @@ COLUMN = {"qkv_proj", "gate_up_proj", "up_proj", "q_b_proj", "kv_b_proj", "share
           "shared_up_proj", "lm_head"}
 ROW = {"o_proj", "down_proj", "shared_down_proj"}
 # "split": work divided evenly over ranks (heads, or MLP columns for the activation).
-SPLIT = {"rotary", "attention", "mla_absorb_q", "mla_absorb_o", "act_fn", "shared_act_fn"}
+SPLIT = {"rotary", "attention", "mla_absorb_q", "mla_absorb_o", "act_fn", "shared_act_fn", "cross_entropy"}
 EXPERTS = {"experts_up", "experts_act", "experts_down"}
 REPLICATED = {"attn_norm", "mlp_norm", "final_norm", "q_a_proj", "q_a_norm", "kv_a_proj", "kv_a_norm", "router"}
 VOCAB = {"embedding"}

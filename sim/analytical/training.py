@@ -1,0 +1,245 @@
+"""Predict one training step on a multi-card plan: step time and where it goes, MFU and
+HFU, memory per chip, energy and cost.
+
+Step = pipeline time (micro-batches through the stages, with the schedule's bubble)
+     + exposed data-parallel communication (gradient reduction overlapped with the last
+       micro-batch's backward when ``overlap_dp_comm``; ZeRO-3 parameter gathers
+       overlapped with each micro-batch's forward and backward)
+     + optimizer step (Adam over this chip's shard of fp32 state, memory-bound).
+Tensor-parallel collectives and pipeline sends sit on the critical path of each stage.
+MFU counts the model's flops the PaLM way (Chowdhery et al. 2022, arXiv:2204.02311, App. B:
+6N per token plus 6·L·H·(d_qk+d_v)·s attention, no causal halving, no recomputation);
+HFU counts what the chips execute (recomputation and causal attention as run).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sim.analytical.economics import Economics
+from sim.analytical.evaluate import BOUNDS, EnergyModel, PassCost, evaluate
+from sim.analytical.memory import Footprint, place
+from sim.analytical.multicard import CommCost, FreeLinks, StageModel, comm_time_s
+from sim.chips.base import ChipSpec
+from sim.errors import CapacityError, ConfigError
+from sim.units import GB
+from sim.workload.model import ModelSpec
+from sim.workload.ops import Block, Graph
+from sim.workload.parallel import CommCall, Parallelism, shard_graph
+from sim.workload.training import (
+    GRAD_BYTES,
+    OPTIMIZER_BYTES_PER_PARAM,
+    TrainingJob,
+    backward_graph,
+    forward_graph,
+    layer_activation_bytes,
+    optimizer_op,
+)
+
+LOGIT_BYTES = 4.0  # the last stage keeps fp32 logits for the cross-entropy
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    """Bytes one chip holds during a step (the first pipeline stage, which keeps the most
+    micro-batches in flight)."""
+
+    weights: float
+    grads: float
+    optimizer: float
+    activations: float
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.grads + self.optimizer + self.activations
+
+
+@dataclass
+class TrainingPrediction:
+    step_time_s: float
+    tokens_per_s: float
+    mfu: float
+    hfu: float
+    memory: TrainingMemory
+    memory_available_bytes: float
+    micro_batches: int
+    energy_j_per_step: float
+    avg_power_W: float
+    cost_per_million_tokens: float
+    currency: str
+    chips: int
+    breakdown_s: dict[str, float] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, float | str]:
+        """Flat metric columns (for CSV and JSON)."""
+        row: dict[str, float | str] = {
+            "step_time_s": self.step_time_s, "tokens_per_s": self.tokens_per_s,
+            "tokens_per_s_per_chip": self.tokens_per_s / self.chips, "mfu": self.mfu, "hfu": self.hfu,
+            "memory_required_bytes": self.memory.total, "memory_available_bytes": self.memory_available_bytes,
+            "memory_weights_bytes": self.memory.weights, "memory_grads_bytes": self.memory.grads,
+            "memory_optimizer_bytes": self.memory.optimizer, "memory_activations_bytes": self.memory.activations,
+            "micro_batches": self.micro_batches, "energy_j_per_step": self.energy_j_per_step,
+            "avg_power_W": self.avg_power_W, "cost_per_million_tokens": self.cost_per_million_tokens,
+            "currency": self.currency, "chips": self.chips,
+        }
+        row.update({f"share_{k}": v / self.step_time_s for k, v in self.breakdown_s.items()})
+        return row
+
+
+def stage_params(model: ModelSpec, plan: Parallelism) -> float:
+    """Parameters one chip holds: its stage's share, split over tensor ranks (experts also
+    over expert ranks)."""
+    expert = 0.0
+    if model.moe is not None:
+        expert = model.moe_layers * model.moe.experts * model.mlp_params(model.moe.expert_ffn)
+    return ((model.params - expert) + expert / plan.ep) / (plan.tp * plan.pp)
+
+
+def training_memory(model: ModelSpec, job: TrainingJob, plan: Parallelism) -> TrainingMemory:
+    """Weights (16-bit working copy), fp32 gradients and Adam state, sharded by ZeRO stage
+    over data-parallel ranks; activations of the micro-batches in flight on the first
+    stage: pp for 1F1B (Korthikanti et al. 2022 §4.2.3: as if the whole model's layers for
+    one micro-batch), times 1 + (p-1)/(p·v) when interleaved, m for GPipe."""
+    n = stage_params(model, plan)
+    dp = plan.dp
+    weights = n * 2.0 / (dp if plan.zero >= 3 else 1)
+    grads = n * GRAD_BYTES / (dp if plan.zero >= 2 else 1)
+    optimizer = n * OPTIMIZER_BYTES_PER_PARAM / (dp if plan.zero >= 1 else 1)
+    tokens = plan.micro_batch * job.seq_len
+    act_bytes = job.compute_precision.act_bytes
+    per_layer = layer_activation_bytes(model, tokens, plan.tp, plan.sequence_parallel, plan.recompute, act_bytes)
+    layers_per_stage = model.layers // plan.pp
+    m = job.global_batch // (dp * plan.micro_batch)
+    if plan.schedule == "gpipe":
+        in_flight = m * layers_per_stage
+    else:
+        in_flight = min(m, plan.pp) * layers_per_stage
+        if plan.schedule == "interleaved":
+            in_flight *= 1 + (plan.pp - 1) / (plan.pp * plan.vpp)
+    logits = tokens * model.vocab / plan.tp * LOGIT_BYTES
+    return TrainingMemory(weights, grads, optimizer, in_flight * per_layer + logits)
+
+
+def model_flops_per_token(model: ModelSpec, seq_len: int) -> float:
+    """PaLM's model flops per trained token: 6N (N = parameters a token computes with, the
+    embedding lookup excluded) + 6·L·H·(d_qk + d_v)·s for attention."""
+    if model.mla is not None:
+        d = model.mla.qk_nope_head_dim + model.mla.qk_rope_head_dim + model.mla.v_head_dim
+    else:
+        d = 2 * model.head_dim
+    return 6.0 * model.active_params + 6.0 * model.layers * model.heads * d * seq_len
+
+
+def predict_training(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: Parallelism, econ: Economics,
+                     comm: CommCost | None = None) -> TrainingPrediction:
+    """One optimizer step of ``job`` on ``plan.chips`` chips; collectives priced by
+    ``comm`` (free links when None)."""
+    m = _micro_batches(model, job, plan)
+    mem = training_memory(model, job, plan)
+    if mem.total > chip.capacity_bytes:
+        raise CapacityError(_does_not_fit(chip, model, plan, mem), required_bytes=mem.total,
+                            available_bytes=chip.capacity_bytes)
+    pl = place(chip, Footprint(mem.weights + mem.grads + mem.optimizer, 0.0, mem.activations))
+    cm = chip.cost_model()
+    energy = EnergyModel(cm)
+    comm = comm or FreeLinks()
+    stages = StageModel(model, plan, cm, energy, pl, comm, "training")
+    p = job.compute_precision
+    tokens = plan.micro_batch * job.seq_len
+    graph = forward_graph(model, plan.micro_batch, job.seq_len, p)
+    fwd = stages.forward(graph, tokens, p.act_bytes)
+    bwd = evaluate(backward_graph(shard_graph(graph, plan.tp, plan.pp, 1, plan.sequence_parallel)), cm, energy, pl)
+    bwd.add_comm(fwd.by_bound["communication"])  # each forward collective has its backward twin
+    if plan.recompute == "full":
+        bwd.add(fwd)
+    p2p = 2 * stages.p2p_s(tokens, p.act_bytes)  # activations forward, their gradients back
+    micro = PassCost()
+    micro.add(fwd)
+    micro.add(bwd)
+    micro.add_comm(p2p)
+    step = PassCost()
+    step.add(micro, m)
+    idle = (plan.pp - 1) / (plan.vpp if plan.schedule == "interleaved" else 1)
+    step.add_bubble(idle * micro.time_s)
+    step.add_comm(_exposed_dp_comm(model, plan, stages, comm, fwd.time_s, bwd.time_s, m))
+    opt = evaluate(Graph((Block("optimizer", (optimizer_op(_optimizer_params(model, plan)),), 1),), 0, 0), cm, energy, pl)
+    step.add(opt)
+    return _prediction(chip, model, job, plan, econ, step, fwd, bwd, m, mem)
+
+
+def _micro_batches(model: ModelSpec, job: TrainingJob, plan: Parallelism) -> int:
+    try:
+        plan.check_model(model, "training")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    per_step = plan.dp * plan.micro_batch
+    if job.global_batch % per_step:
+        raise ConfigError(f"global batch {job.global_batch} is not a multiple of dp x micro_batch = {per_step}")
+    return job.global_batch // per_step
+
+
+def _optimizer_params(model: ModelSpec, plan: Parallelism) -> float:
+    return stage_params(model, plan) / (plan.dp if plan.zero >= 1 else 1)
+
+
+def _exposed_dp_comm(model: ModelSpec, plan: Parallelism, stages: StageModel, comm: CommCost,
+                     fwd_s: float, bwd_s: float, m: int) -> float:
+    """Data-parallel time left on the critical path after overlap."""
+    if plan.dp == 1:
+        return 0.0
+    n = stage_params(model, plan)
+    grads, params = n * GRAD_BYTES, n * 2.0
+
+    def t(kind: str, size: float) -> float:
+        return comm_time_s([CommCall(f"dp_{kind}", kind, size, "dp", 1)], plan, comm, "training")  # type: ignore[arg-type]
+
+    overlap = plan.overlap_dp_comm
+    if plan.zero == 0:
+        return max(0.0, t("all_reduce", grads) - (bwd_s if overlap else 0.0))
+    if plan.zero in (1, 2):
+        return (max(0.0, t("reduce_scatter", grads) - (bwd_s if overlap else 0.0))
+                + max(0.0, t("all_gather", params) - (fwd_s if overlap else 0.0)))
+    gather, scatter = t("all_gather", params), t("reduce_scatter", grads)
+    per_micro = (max(0.0, gather - (fwd_s if overlap else 0.0))
+                 + max(0.0, gather + scatter - (bwd_s if overlap else 0.0)))
+    return m * per_micro
+
+
+def _prediction(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: Parallelism, econ: Economics,
+                step: PassCost, fwd: PassCost, bwd: PassCost, m: int, mem: TrainingMemory) -> TrainingPrediction:
+    chips = plan.chips
+    t = step.time_s
+    peak = chip.cost_model().peak_flops(job.compute_precision.matmul)
+    mfu = job.tokens * model_flops_per_token(model, job.seq_len) / (t * chips * peak)
+    hfu = step.flops * chips / (t * chips * peak)
+    energy = chips * (step.dynamic_energy_J + chip.power.idle_W * t)
+    cost = chips * econ.chip_cost_per_s(chip) * t + econ.energy_cost(chip, energy)
+    breakdown = {k: step.by_bound[k] for k in BOUNDS}
+    breakdown["optimizer"] = step.by_category.get("optimizer", 0.0)
+    return TrainingPrediction(
+        step_time_s=t, tokens_per_s=job.tokens / t, mfu=mfu, hfu=hfu, memory=mem,
+        memory_available_bytes=chip.capacity_bytes, micro_batches=m, energy_j_per_step=energy,
+        avg_power_W=energy / t / chips, cost_per_million_tokens=cost / job.tokens * 1e6, currency=econ.currency,
+        chips=chips, breakdown_s=breakdown,
+    )
+
+
+def _does_not_fit(chip: ChipSpec, model: ModelSpec, plan: Parallelism, mem: TrainingMemory) -> str:
+    have = chip.capacity_bytes
+    hints = []
+    if plan.zero < 3:
+        over = "" if plan.dp > 1 else " over data-parallel ranks"
+        hints.append(f"ZeRO stage {plan.zero + 1}{over} (shards optimizer state, then gradients, then weights)")
+    if plan.recompute != "full":
+        hints.append("recompute: full")
+    if plan.micro_batch > 1:
+        hints.append("a smaller micro_batch")
+    hints.append(f"more tensor/pipeline parallelism (tp*pp = {plan.tp * plan.pp}; "
+                 f"about {math.ceil(mem.total * plan.tp * plan.pp / have)} chips' memory for this stage layout)")
+    return (f"{model.name} training does not fit on {chip.name} with {plan.label}: needs {mem.total / GB:.1f} GB per chip "
+            f"(weights {mem.weights / GB:.1f} + grads {mem.grads / GB:.1f} + optimizer {mem.optimizer / GB:.1f} + "
+            f"activations {mem.activations / GB:.1f}), has {have / GB:.1f} GB, short by {(mem.total - have) / GB:.1f} GB. "
+            f"Try: {'; '.join(hints)}.")
+
+

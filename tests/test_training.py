@@ -1,0 +1,107 @@
+"""Training step: backward accounting, pipeline bubble, limits, memory per chip."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.analytical.training import model_flops_per_token, predict_training, training_memory
+from sim.catalog import load_chip, load_model
+from sim.errors import CapacityError, ConfigError
+from sim.workload.parallel import Parallelism, bubble_fraction
+from sim.workload.spec import Precision
+from sim.workload.training import TrainingJob, backward_graph, forward_graph
+
+
+def _flops(graph, kind):
+    return sum(op.flops * b.count for b in graph.blocks for op in b.ops if op.kind == kind)
+
+
+def test_backward_is_twice_the_matmul_and_2_5x_the_attention_flops():
+    model = load_model("llama-3.1-8b")
+    fwd = forward_graph(model, 2, 1024, Precision())
+    bwd = backward_graph(fwd)
+    assert _flops(bwd, "matmul") == pytest.approx(2 * _flops(fwd, "matmul"))
+    assert _flops(bwd, "attention") == pytest.approx(2.5 * _flops(fwd, "attention"))
+
+
+def test_training_lm_head_runs_on_every_token():
+    model = load_model("llama-3.1-8b")
+    fwd = forward_graph(model, 2, 1024, Precision())
+    head = next(op for op in fwd.blocks[-1].ops if op.name == "lm_head")
+    assert head.flops == pytest.approx(2 * 2 * 1024 * model.hidden * model.vocab)
+
+
+def test_graph_flops_match_6n_per_token_when_attention_is_short():
+    """At short sequence the executed flops of forward + backward approach 6N per token."""
+    model = load_model("llama-3.1-8b")
+    fwd = forward_graph(model, 1, 128, Precision())
+    executed = fwd.flops + backward_graph(fwd).flops
+    assert executed / 128 == pytest.approx(6 * model.active_params, rel=0.02)
+    assert model_flops_per_token(model, 128) >= 6 * model.active_params
+
+
+@pytest.mark.parametrize("pp,m", [(2, 8), (4, 8), (8, 32), (4, 1)])
+def test_1f1b_bubble_matches_formula(econ, pp, m):
+    chip, model = load_chip("H100"), load_model("llama-3.1-8b")
+    job = TrainingJob(global_batch=m, seq_len=2048)
+    pred = predict_training(chip, model, job, Parallelism(pp=pp, tp=2, dp=1), econ)
+    pipeline_s = pred.step_time_s - pred.breakdown_s["optimizer"]  # no dp communication at dp=1
+    share = pred.breakdown_s["bubble"] / pipeline_s
+    assert share == pytest.approx(bubble_fraction("1f1b", pp, m), rel=0.02)
+
+
+def test_interleaving_shrinks_the_bubble(econ):
+    chip, model = load_chip("H100"), load_model("llama-3.1-8b")
+    job = TrainingJob(global_batch=8, seq_len=2048)
+    plain = predict_training(chip, model, job, Parallelism(pp=4), econ)
+    inter = predict_training(chip, model, job, Parallelism(pp=4, schedule="interleaved", vpp=2), econ)
+    assert inter.breakdown_s["bubble"] == pytest.approx(plain.breakdown_s["bubble"] / 2, rel=1e-6)
+    assert inter.memory.activations > plain.memory.activations
+
+
+def test_free_links_data_parallel_is_the_compute_split(econ):
+    """With infinite links, dp replicas each doing 1/dp of the batch take the time of one
+    chip doing its share: step time is flat and throughput scales with dp."""
+    chip, model = load_chip("H100"), load_model("llama-3.1-8b")
+    one = predict_training(chip, model, TrainingJob(global_batch=4, seq_len=2048), Parallelism(tp=4), econ)
+    many = predict_training(chip, model, TrainingJob(global_batch=32, seq_len=2048), Parallelism(tp=4, dp=8), econ)
+    assert many.step_time_s == pytest.approx(one.step_time_s, rel=1e-9)
+    assert many.tokens_per_s == pytest.approx(8 * one.tokens_per_s, rel=1e-9)
+
+
+@pytest.mark.parametrize("name,plan", [
+    ("llama-3.1-8b", Parallelism(tp=2, dp=4, micro_batch=2, zero=1)),
+    ("llama-3.1-70b", Parallelism(tp=8, pp=4, dp=2, sequence_parallel=True, recompute="selective")),
+    ("gpt-3-175b", Parallelism(tp=8, pp=8, dp=4, schedule="interleaved", vpp=2, recompute="full")),
+    ("mixtral-8x7b", Parallelism(tp=2, pp=4, dp=4, ep=4)),
+])
+def test_mfu_never_beats_the_matmul_ceiling(econ, name, plan):
+    chip, model = load_chip("H100"), load_model(name)
+    job = TrainingJob(global_batch=plan.dp * plan.micro_batch * 16, seq_len=2048)
+    pred = predict_training(chip, model, job, plan, econ)
+    assert 0 < pred.mfu < chip.compute.max_matmul_fraction
+    assert pred.hfu < chip.compute.max_matmul_fraction
+    if plan.recompute == "full":
+        assert pred.hfu > pred.mfu
+
+
+def test_memory_falls_with_each_zero_stage_and_recomputation():
+    model = load_model("llama-3.1-70b")
+    job = TrainingJob(global_batch=64, seq_len=4096)
+    totals = [training_memory(model, job, Parallelism(tp=8, dp=8, zero=z)).total for z in (0, 1, 2, 3)]
+    assert totals == sorted(totals, reverse=True) and len(set(totals)) == 4
+    acts = [training_memory(model, job, Parallelism(tp=8, dp=8, recompute=r)).activations
+            for r in ("none", "full")]
+    assert acts[1] < acts[0]
+
+
+def test_training_that_does_not_fit_says_what_would(econ):
+    chip, model = load_chip("H100"), load_model("gpt-3-175b")
+    with pytest.raises(CapacityError, match="short by .* Try: .*ZeRO stage 1"):
+        predict_training(chip, model, TrainingJob(global_batch=16, seq_len=2048), Parallelism(tp=8, dp=2), econ)
+
+
+def test_global_batch_must_split_into_micro_batches(econ):
+    chip, model = load_chip("H100"), load_model("llama-3.1-8b")
+    with pytest.raises(ConfigError, match="not a multiple"):
+        predict_training(chip, model, TrainingJob(global_batch=10, seq_len=2048), Parallelism(dp=4), econ)
