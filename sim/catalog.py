@@ -1,6 +1,7 @@
 """The only code that reads config files: name -> YAML -> validated, frozen spec.
 
-Chips live in ``configs/chips``, models in ``configs/models``, scenarios in ``scenarios``.
+Chips live in ``configs/chips``, systems in ``configs/systems``, models in ``configs/models``,
+scenarios in ``scenarios``.
 A name matches a file's ``name``, one of its ``aliases`` or its file stem, ignoring case
 and punctuation. Every error names the file, the line and the field.
 """
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from sim.chips import ChipSpec, registered_chip_kinds
 from sim.errors import ConfigError, UnknownNameError
 from sim.provenance import dangling_sources, unsourced
+from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
 from sim.yaml_io import LocatedYaml, read_yaml
 
@@ -35,6 +37,10 @@ def project_dir() -> Path:
 
 def chips_dir() -> Path:
     return project_dir() / "configs" / "chips"
+
+
+def systems_dir() -> Path:
+    return project_dir() / "configs" / "systems"
 
 
 def models_dir() -> Path:
@@ -85,8 +91,9 @@ def _find(kind: str, name: str, directory: Path) -> Path:
 
 
 def names(kind: str) -> list[str]:
-    """Display names of every chip / model / scenario in the catalog."""
-    directory = {"chip": chips_dir(), "model": models_dir(), "scenario": scenarios_dir()}[kind]
+    """Display names of every chip / system / model / scenario in the catalog."""
+    directory = {"chip": chips_dir(), "system": systems_dir(), "model": models_dir(),
+                 "scenario": scenarios_dir()}[kind]
     return sorted({n for n, _ in _index(directory).values()})
 
 
@@ -162,6 +169,29 @@ def load_model(name: str) -> ModelSpec:
     model = _validate(ModelSpec, doc, doc.data)
     check_sources(doc, doc.data)
     return model
+
+
+@lru_cache(maxsize=64)
+def load_system(name: str) -> SystemSpec:
+    """The system called ``name`` (or a path to a system YAML); its ``chip`` is loaded."""
+    path = Path(name) if name.endswith((".yaml", ".yml")) else _find("system", name, systems_dir())
+    doc = read_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"{path}: a system file must be a mapping of fields")
+    data = dict(doc.data)
+    if isinstance(data.get("chip"), str):
+        data["chip"] = _system_chip(doc, data["chip"])
+    system = _validate(SystemSpec, doc, data)
+    check_sources(doc, doc.data)
+    return system
+
+
+def _system_chip(doc: LocatedYaml, name: str) -> ChipSpec:
+    """The catalog chip a system file names; an unknown name points at the file's line."""
+    try:
+        return load_chip(name)
+    except UnknownNameError as err:
+        raise UnknownNameError(f"{doc.where(('chip',))}: chip: {err}") from None
 
 
 def scenario_path(name: str) -> Path:

@@ -12,7 +12,7 @@ LAYER = {
     "sim.validate": 6,
     "sim.units": 1, "sim.errors": 1, "sim.dtypes": 1, "sim.provenance": 1,
     "sim.parts": 2, "sim.workload": 2,
-    "sim.chips": 3,
+    "sim.chips": 3, "sim.system": 3, "sim.comm": 3,
     "sim.analytical": 4,
     "sim.des": 5,
     "sim.scenario": 6, "sim.catalog": 6, "sim.yaml_io": 6,

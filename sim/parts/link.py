@@ -1,0 +1,127 @@
+"""One level of interconnect (a scale-up domain or a scale-out network) as data.
+
+Bandwidths are per link and per direction; a chip has ``links_per_chip`` such links into
+the fabric. ``switch`` / ``pcie_switch`` connect every chip to every other through a
+switch; ``fully_connected`` spreads each chip's links evenly over its peers; ``ring``,
+``mesh2d``, ``torus2d`` and ``torus3d`` are grids with ``dims`` (a ring is a 1-D torus).
+"""
+
+from __future__ import annotations
+
+from itertools import product
+from math import prod
+from typing import Literal
+
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
+
+from sim.errors import ConfigError
+from sim.parts.base import Spec
+from sim.units import GB, US
+
+Topology = Literal["switch", "pcie_switch", "ring", "mesh2d", "torus2d", "torus3d", "fully_connected"]
+GRID_RANK = {"ring": 1, "mesh2d": 2, "torus2d": 2, "torus3d": 3}
+
+
+class Fabric(Spec):
+    """Links, topology and latencies of one interconnect level.
+
+    ``achievable_fraction`` is the share of link bandwidth a ring/tree collective reaches;
+    ``in_network_achievable_fraction`` the same for in-switch reduction (NVLS/SHARP).
+    ``base_latency_us`` is paid once per collective, ``step_latency_us`` per algorithm step
+    to a neighbour, ``hop_latency_us`` per extra link a grid message crosses.
+    """
+
+    name: str
+    topology: Topology
+    link_bandwidth_GBps: PositiveFloat
+    links_per_chip: PositiveInt
+    achievable_fraction: float = Field(gt=0, le=1)
+    base_latency_us: NonNegativeFloat = 0.0
+    step_latency_us: NonNegativeFloat
+    hop_latency_us: NonNegativeFloat = 0.0
+    dims: tuple[PositiveInt, ...] | None = None
+    wrap: tuple[bool, ...] | None = None
+    torus_min_extent: PositiveInt | None = None
+    in_network_reduction: bool = False
+    in_network_achievable_fraction: float | None = Field(default=None, gt=0, le=1)
+    in_network_latency_us: NonNegativeFloat | None = None
+    bisection_bandwidth_GBps: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _shape_matches_topology(self) -> Fabric:
+        rank = GRID_RANK.get(self.topology)
+        if rank is None and self.dims is not None:
+            raise ValueError(f"dims apply only to grid topologies, not '{self.topology}'")
+        if rank is not None and (self.dims is None or len(self.dims) != rank):
+            raise ValueError(f"topology '{self.topology}' needs dims with {rank} extent(s)")
+        if self.wrap is not None and (self.dims is None or len(self.wrap) != len(self.dims)):
+            raise ValueError("wrap needs one flag per entry of dims")
+        if self.in_network_reduction and (self.in_network_achievable_fraction is None
+                                          or self.in_network_latency_us is None):
+            raise ValueError("in_network_reduction needs in_network_achievable_fraction "
+                             "and in_network_latency_us")
+        return self
+
+    @property
+    def is_grid(self) -> bool:
+        return self.topology in GRID_RANK
+
+    @property
+    def link_Bps(self) -> float:
+        """Sustained bandwidth of one link in one direction, bytes/s."""
+        return self.link_bandwidth_GBps * GB * self.achievable_fraction
+
+    @property
+    def injection_Bps(self) -> float:
+        """Sustained bandwidth of all a chip's links in one direction, bytes/s."""
+        return self.link_Bps * self.links_per_chip
+
+    @property
+    def base_s(self) -> float:
+        return self.base_latency_us * US
+
+    @property
+    def step_s(self) -> float:
+        return self.step_latency_us * US
+
+    @property
+    def hop_s(self) -> float:
+        return self.hop_latency_us * US
+
+    @property
+    def wraps(self) -> tuple[bool, ...]:
+        """Per grid dimension: does it have wrap-around links (a ring) or not (a line)?"""
+        if self.dims is None:
+            return ()
+        if self.wrap is not None:
+            return self.wrap
+        return tuple(self.topology != "mesh2d" for _ in self.dims)
+
+    def slice_of(self, chips: int) -> Fabric:
+        """This grid cut to a slice of ``chips`` chips: the most even shape that fits."""
+        assert self.dims is not None
+        shape = _slice_shape(chips, self.dims)
+        if shape is None:
+            raise ConfigError(f"{self.name}: {chips} chips do not form a slice of the "
+                              f"{'x'.join(map(str, self.dims))} {self.topology}")
+        wrap = tuple(self._wraps_at(shape, i) for i in range(len(shape)))
+        return self.model_copy(update={"dims": shape, "wrap": wrap})
+
+    def _wraps_at(self, shape: tuple[int, ...], i: int) -> bool:
+        """A slice dimension wraps when it spans the full extent, or when every extent is a
+        multiple of ``torus_min_extent`` (TPU v5p: any slice of whole 4x4x4 cubes)."""
+        if self.topology == "mesh2d" or shape[i] == 1:
+            return False
+        assert self.dims is not None
+        if shape[i] == self.dims[i] and (self.wrap is None or self.wrap[i]):
+            return True
+        block = self.torus_min_extent
+        return block is not None and all(e % block == 0 for e in shape)
+
+
+def _slice_shape(chips: int, dims: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Extents e_i <= dims[i] with product ``chips``, as even as possible (None if none)."""
+    options = [s for s in product(*(range(1, d + 1) for d in dims)) if prod(s) == chips]
+    if not options:
+        return None
+    return min(options, key=lambda s: (max(s), -min(s), s))
