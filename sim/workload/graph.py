@@ -188,15 +188,21 @@ def _scaled(op: Op, useful: float) -> Op:
 # of sequences that share (new, cached).
 
 Group = tuple[int, int, int]  # (sequences, new tokens each, cached tokens each)
+_PER_SEQUENCE: dict[int, tuple[ModelSpec, frozenset[str]]] = {}  # id(model) -> (model, names)
 
 
 def _per_sequence_names(model: ModelSpec) -> frozenset[str]:
     """Names of the attention-block ops whose cost depends on each sequence's cache: the
     attention kernel, and the ops only one of the prefill and decode forms has (MLA)."""
+    hit = _PER_SEQUENCE.get(id(model))
+    if hit is not None and hit[0] is model:
+        return hit[1]
     p = Precision()
     pre, dec = _attention_ops(model, 1, 1, 0, p), _attention_ops(model, 1, 1, 1, p)
     shared = {o.name for o in pre if o.kind != "attention"} & {o.name for o in dec if o.kind != "attention"}
-    return frozenset(o.name for o in pre + dec if o.name not in shared)
+    names = frozenset(o.name for o in pre + dec if o.name not in shared)
+    _PER_SEQUENCE[id(model)] = (model, names)
+    return names
 
 
 def attention_core_ops(model: ModelSpec, batch: int, new: int, cached: int, p: Precision) -> tuple[Op, ...]:
@@ -222,33 +228,40 @@ def _layer_blocks(model: ModelSpec, tokens: int, core: tuple[Op, ...], p: Precis
     return blocks
 
 
+def _head_ops(model: ModelSpec, tokens: int, sampled: int, p: Precision) -> tuple[Op, Op]:
+    """Final norm over every token, LM head over the sequences that sample one."""
+    h = model.hidden
+    return (elementwise("final_norm", "norm", 2 * tokens * h, tokens * h, ADD_NORM_FLOPS, p, h),
+            matmul("lm_head", "lm_head", sampled, h, model.vocab, p))
+
+
 def iteration_graph(model: ModelSpec, groups: list[Group], sampled: int, p: Precision) -> Graph:
     """One serving iteration: each group ``(sequences, new, cached)`` attends on its own;
     every other op sees all ``sum(sequences * new)`` tokens; the LM head runs on the
     ``sampled`` sequences that emit a token. One group equals the prefill / decode graph."""
     core = tuple(o for b, new, cached in groups for o in attention_core_ops(model, b, new, cached, p))
-    return _assemble(model, sum(b * new for b, new, _ in groups), sampled, core, p)
+    tokens = sum(b * new for b, new, _ in groups)
+    blocks = [Block("embedding", (_embedding(model, tokens, p),), 1)]
+    blocks += _layer_blocks(model, tokens, core, p)
+    blocks.append(Block("head", _head_ops(model, tokens, sampled, p), 1))
+    return Graph(tuple(blocks), tokens_in=tokens, tokens_out=sampled)
 
 
-def token_parallel_graph(model: ModelSpec, tokens: int, sampled: int, p: Precision) -> Graph:
-    """``iteration_graph`` without the per-sequence attention ops: the part of an
-    iteration that depends only on its token count (and sampled sequences)."""
-    return _assemble(model, tokens, sampled, (), p)
+def token_parallel_graph(model: ModelSpec, tokens: int, p: Precision) -> Graph:
+    """The part of an iteration that depends only on its token count: ``iteration_graph``
+    without the per-sequence attention ops and the LM head."""
+    blocks = [Block("embedding", (_embedding(model, tokens, p),), 1)]
+    blocks += _layer_blocks(model, tokens, (), p)
+    blocks.append(Block("head", _head_ops(model, tokens, 1, p)[:1], 1))
+    return Graph(tuple(blocks), tokens_in=tokens, tokens_out=0)
+
+
+def sampling_graph(model: ModelSpec, sampled: int, p: Precision) -> Graph:
+    """The LM head over the ``sampled`` sequences that emit a token this iteration."""
+    return Graph((Block("head", _head_ops(model, 1, sampled, p)[1:], 1),), tokens_in=0, tokens_out=sampled)
 
 
 def attention_graph(model: ModelSpec, batch: int, new: int, cached: int, p: Precision) -> Graph:
     """The per-sequence attention ops of every layer for one group of sequences."""
     ops = attention_core_ops(model, batch, new, cached, p)
     return Graph((Block("attention", ops, model.layers),), tokens_in=batch * new, tokens_out=0)
-
-
-def _assemble(model: ModelSpec, tokens: int, sampled: int, core: tuple[Op, ...], p: Precision) -> Graph:
-    h = model.hidden
-    blocks = [Block("embedding", (_embedding(model, tokens, p),), 1)]
-    blocks += _layer_blocks(model, tokens, core, p)
-    head = (
-        elementwise("final_norm", "norm", 2 * tokens * h, tokens * h, ADD_NORM_FLOPS, p, h),
-        matmul("lm_head", "lm_head", sampled, h, model.vocab, p),
-    )
-    blocks.append(Block("head", head, 1))
-    return Graph(tuple(blocks), tokens_in=tokens, tokens_out=sampled)

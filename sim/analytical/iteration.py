@@ -1,0 +1,210 @@
+"""Time of one serving iteration on one chip, and the KV-cache budget of a serving chip.
+
+A serving engine (continuous batching) runs one forward pass per iteration over a mix of
+prefill chunks (new prompt tokens, some already cached) and decode requests (one new token
+each over their cache). Token-parallel ops (projections, MLP / MoE, LM head) see the
+iteration's total token count; attention runs per sequence. The discrete-event engine asks
+an ``IterationCost`` for each iteration's duration and never computes flops itself.
+
+Caching. An iteration is the sum of four cached pieces: the token-parallel part keyed by
+the token count (exact below 4096, else 12 significant bits), the LM head keyed by the
+sampled sequences (exact), each prefill chunk's attention keyed by (new, cached) (exact
+below 1024, else 10 significant bits), and the decode attention of all decode requests
+together, costed as ``count`` sequences at the mean cache length (attention flops and KV
+bytes are linear in each sequence's cache length, so the sum carries them) and
+interpolated linearly in the mean between grid points 2^-7 apart (exact integers below
+128). Token counts stay exact where they matter because GEMM tile steps make that part
+jump by a few percent between neighbouring counts. Measured error against the unbucketed
+iteration over 2,000 random iterations: at most 0.09% (Llama-3.1-8B on H100, Mixtral on
+H200), 0.19% (A100), 0.28% (TPU v6e); ``tests/test_des_iteration.py`` holds it under 1%.
+On cost models that price each op on its own (GPU, systolic, roofline, wafer, LPU) the
+pieces add up to the whole iteration exactly; a fused schedule (dataflow sections) is
+costed as one graph per bucketed key instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sim.analytical.evaluate import EnergyModel, evaluate
+from sim.analytical.memory import Footprint, footprint, place
+from sim.chips.base import ChipSpec
+from sim.chips.costing import ChipCostModel
+from sim.errors import CapacityError, ConfigError
+from sim.units import GB
+from sim.workload.graph import (
+    attention_graph,
+    iteration_graph,
+    sampling_graph,
+    token_parallel_graph,
+)
+from sim.workload.model import ModelSpec
+from sim.workload.spec import Precision, Workload
+
+# vLLM's default --gpu-memory-utilization: the share of device memory the engine may use
+# (weights, activations, KV cache); the rest covers the runtime context and fragmentation.
+# Source: vLLM EngineArgs / docs "Engine Arguments" (default 0.9).
+DEFAULT_MEMORY_FRACTION = 0.9
+
+TOKEN_BITS = 12  # iteration token counts: exact below 4096, else 12 significant bits
+CHUNK_BITS = 10  # prefill chunk lengths and their cached tokens: exact below 1024, else 10 bits
+GRID_BITS = 7    # mean decode cache length: interpolated on 128 points per octave
+
+Chunk = tuple[int, int]  # (new tokens, tokens already cached) of one prefill chunk
+
+
+class IterationCost(Protocol):
+    """What the serving engine needs from a deployment (one chip here; a tensor- or
+    pipeline-parallel system later): iteration time and KV-cache capacity."""
+
+    kv_capacity_tokens: int
+    kv_bytes_per_token: float
+
+    def time_s(self, prefill: Sequence[Chunk], decode_count: int, decode_cached: int,
+               sampled: int | None = None) -> float:
+        """Seconds of one iteration: ``prefill`` chunks, plus ``decode_count`` decode
+        requests holding ``decode_cached`` cached tokens in total; ``sampled`` sequences
+        emit a token (default: every decode request and every chunk)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ServingMemory:
+    """Bytes a serving chip holds: weights, the activation workspace of the largest
+    iteration, and what is left for the KV cache."""
+
+    weights_bytes: float
+    workspace_bytes: float
+    usable_bytes: float
+    kv_bytes_per_token: float
+
+    @property
+    def kv_bytes(self) -> float:
+        return max(0.0, self.usable_bytes - self.weights_bytes - self.workspace_bytes)
+
+    @property
+    def kv_tokens(self) -> int:
+        return int(self.kv_bytes // self.kv_bytes_per_token)
+
+
+def serving_memory(chip: ChipSpec, model: ModelSpec, p: Precision, max_batched_tokens: int,
+                   max_seqs: int, memory_fraction: float = DEFAULT_MEMORY_FRACTION) -> ServingMemory:
+    """KV budget = ``memory_fraction`` x capacity - weights - the activation workspace of an
+    iteration of ``max_batched_tokens`` tokens sampling ``max_seqs`` sequences."""
+    if not 0 < memory_fraction <= 1:
+        raise ConfigError(f"memory_fraction must be in (0, 1], got {memory_fraction}")
+    if max_batched_tokens < 1 or max_seqs < 1:
+        raise ConfigError("max_batched_tokens and max_seqs must be at least 1")
+    wl = Workload(phase="prefill", batch=max_seqs, input_len=math.ceil(max_batched_tokens / max_seqs),
+                  precision=p)
+    need = footprint(model, wl)
+    return ServingMemory(need.weights, need.activations, memory_fraction * chip.capacity_bytes,
+                         model.kv_elements_per_token * p.kv_bytes)
+
+
+def bucket(x: int, bits: int) -> int:
+    """``x`` exactly below 2^bits, else rounded to ``bits`` significant bits."""
+    shift = x.bit_length() - bits
+    if shift <= 0:
+        return x
+    return ((x + (1 << (shift - 1))) >> shift) << shift
+
+
+def grid_below(x: float) -> tuple[int, int]:
+    """The grid points around ``x`` (>= 1) for interpolation: consecutive integers below
+    2^GRID_BITS, then GRID_BITS significant bits (2^GRID_BITS points per octave)."""
+    lo = int(x)
+    shift = lo.bit_length() - GRID_BITS
+    if shift <= 0:
+        return lo, lo + 1
+    lo = (lo >> shift) << shift
+    return lo, lo + (1 << shift)
+
+
+class ChipIterationCost:
+    """``IterationCost`` of one chip serving ``model``: cached, bucketed pieces of the
+    analytical engine (see the module docstring for the bucketing error)."""
+
+    def __init__(self, chip: ChipSpec, model: ModelSpec, precision: Precision, *,
+                 max_batched_tokens: int, max_seqs: int,
+                 memory_fraction: float = DEFAULT_MEMORY_FRACTION, exact: bool = False) -> None:
+        self.chip, self.model, self.precision = chip, model, precision
+        self.memory = serving_memory(chip, model, precision, max_batched_tokens, max_seqs, memory_fraction)
+        if self.memory.kv_tokens < 1:
+            m = self.memory
+            raise CapacityError(
+                f"{model.name} leaves no room for a KV cache on {chip.name}: weights "
+                f"{m.weights_bytes / GB:.1f} GB + workspace {m.workspace_bytes / GB:.1f} GB > "
+                f"{m.usable_bytes / GB:.1f} GB usable", m.weights_bytes + m.workspace_bytes, m.usable_bytes)
+        self.kv_capacity_tokens = self.memory.kv_tokens
+        self.kv_bytes_per_token = self.memory.kv_bytes_per_token
+        self._cm: ChipCostModel = chip.cost_model()
+        self._energy = EnergyModel(self._cm)
+        self._pl = place(chip, Footprint(self.memory.weights_bytes, self.memory.kv_bytes,
+                                         self.memory.workspace_bytes))
+        self._additive = type(self._cm).block_costs is ChipCostModel.block_costs
+        self.exact = exact
+        self._cache: dict[tuple, float] = {}
+
+    def time_s(self, prefill: Sequence[Chunk], decode_count: int, decode_cached: int,
+               sampled: int | None = None) -> float:
+        tokens = decode_count + sum(new for new, _ in prefill)
+        if tokens == 0:
+            return 0.0
+        sampled = decode_count + len(prefill) if sampled is None else sampled
+        if self.exact or not self._additive:
+            return self._whole(prefill, decode_count, decode_cached, sampled)
+        t = self._cached(("tokens", bucket(tokens, TOKEN_BITS)), self._tokens)
+        t += self._cached(("sampled", sampled), self._sampled)
+        for new, cached in prefill:
+            t += self._cached(("chunk", bucket(new, CHUNK_BITS), bucket(cached, CHUNK_BITS)), self._chunk)
+        if decode_count:
+            t += self._lerp("decode", (decode_count,), decode_cached / decode_count, self._decode)
+        return t
+
+    def _cached(self, key: tuple, fn) -> float:
+        t = self._cache.get(key)
+        if t is None:
+            t = self._cache[key] = fn(*key[1:])
+        return t
+
+    def _lerp(self, name: str, fixed: tuple, x: float, fn) -> float:
+        """``fn(*fixed, x)`` interpolated linearly between the grid points around ``x``."""
+        lo, hi = grid_below(x)
+        t0 = self._cached((name, *fixed, lo), fn)
+        if x == lo:
+            return t0
+        t1 = self._cached((name, *fixed, hi), fn)
+        return t0 + (t1 - t0) * (x - lo) / (hi - lo)
+
+    def _eval(self, graph) -> float:
+        return evaluate(graph, self._cm, self._energy, self._pl).time_s
+
+    def _tokens(self, tokens: int) -> float:
+        return self._eval(token_parallel_graph(self.model, tokens, self.precision))
+
+    def _sampled(self, sampled: int) -> float:
+        return self._eval(sampling_graph(self.model, sampled, self.precision)) if sampled else 0.0
+
+    def _chunk(self, new: int, cached: int) -> float:
+        return self._eval(attention_graph(self.model, 1, new, cached, self.precision))
+
+    def _decode(self, count: int, mean_cached: int) -> float:
+        return self._eval(attention_graph(self.model, count, 1, mean_cached, self.precision))
+
+    def _whole(self, prefill: Sequence[Chunk], decode_count: int, decode_cached: int, sampled: int) -> float:
+        """The iteration as one graph (fused schedules; or ``exact``), cached by bucketed key."""
+        r = (lambda x: x) if self.exact else (lambda x: bucket(x, CHUNK_BITS))
+        chunks = tuple((r(new), r(cached)) for new, cached in prefill)
+        mean = round(decode_cached / decode_count) if decode_count else 0
+        key = ("whole", sampled, chunks, decode_count, r(mean))
+        t = self._cache.get(key)
+        if t is None:
+            groups = [(1, new, cached) for new, cached in chunks]
+            if decode_count:
+                groups.append((decode_count, 1, r(mean)))
+            t = self._cache[key] = self._eval(iteration_graph(self.model, groups, sampled, self.precision))
+        return t

@@ -1,0 +1,1 @@
+"""Discrete-event serving simulation (the only package that imports simpy)."""
