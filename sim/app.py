@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.analytical.inference import metric_columns, predict
+from sim.analytical.inference import predict
 from sim.catalog import project_dir
 from sim.errors import SimError
 from sim.report import plots, summary
@@ -39,9 +39,10 @@ def run_scenario(name: str, results_root: Path | None = None, workers: int | Non
     root = results_root or project_dir() / "results"
     out = root / scn.spec.name
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    writer = ResultWriter(out / "results.csv", metric_columns())
+    writer = ResultWriter(out / "results.csv", scn.metric_columns())
     write_resolved(out, scn.spec.model_dump(mode="json"),
-                   {n: c.model_dump(mode="json") for n, c in scn.chips.items()},
+                   {**{n: c.model_dump(mode="json") for n, c in scn.chips.items()},
+                    **{n: s.model_dump(mode="json") for n, s in scn.systems.items()}},
                    {n: m.model_dump(mode="json") for n, m in scn.models.items()},
                    scn.economics.model_dump(mode="json"), git_revision(project_dir()))
     rows = run_points(scn, writer, workers=workers, progress=progress)

@@ -80,7 +80,7 @@ def test_parallel_sweep_matches_serial(tmp_path):
     ({"chips": ["H100", "H1OO-SXM"]}, r"tiny\.yaml:\d+: unknown chip 'H1OO-SXM'"),
     ({"workload": {"phase": ["decoding"], "batch": [1], "input_len": [8]}}, r"workload\.phase\.0"),
     ({"bogus": 1}, "bogus: unknown field"),
-    ({"findings": [{"kind": "compare", "of": "H100", "to": "B200"}]}, "'B200' is not a chip of this scenario"),
+    ({"findings": [{"kind": "compare", "of": "H100", "to": "B200"}]}, "'B200' is not a chip or system of this scenario"),
     ({"chip_variants": [{"name": "v", "base": "H100", "set": {"memory.hbm.bandwidth_GBps": -5}}]},
      "chip variant v: .*greater than 0"),
     ({"plots": [{"x": "batch", "y": "tpot"}]}, r"plots: 'tpot' is not a results column\. Did you mean: tpot_s"),

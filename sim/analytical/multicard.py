@@ -7,9 +7,18 @@ from typing import Protocol
 
 from sim.analytical.evaluate import EnergyModel, PassCost, evaluate
 from sim.chips.costing import ChipCostModel, Placement
+from sim.comm import collective_time_s
+from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
 from sim.workload.ops import Graph
-from sim.workload.parallel import CommCall, Parallelism, forward_collectives, shard_graph
+from sim.workload.parallel import (
+    CommCall,
+    Parallelism,
+    forward_collectives,
+    group_size,
+    group_stride,
+    shard_graph,
+)
 
 
 class CommCost(Protocol):
@@ -23,6 +32,22 @@ class FreeLinks:
 
     def time_s(self, call: CommCall, plan: Parallelism, mode: str) -> float:
         return 0.0
+
+
+class SystemComm:
+    """Collectives on a system's links (``sim.comm``), for a plan's rank layout. Send/recv
+    between pipeline stages is one pair ``tp * dp`` ranks apart."""
+
+    def __init__(self, system: SystemSpec) -> None:
+        self.system = system
+        self._cache: dict[tuple, float] = {}
+
+    def time_s(self, call: CommCall, plan: Parallelism, mode: str) -> float:
+        size = 2 if call.kind == "send_recv" else group_size(plan, call.group)
+        key = (call.kind, call.size_bytes, size, group_stride(plan, call.group, mode))
+        if key not in self._cache:
+            self._cache[key] = collective_time_s(self.system, call.kind, call.size_bytes, size, key[3])
+        return self._cache[key]
 
 
 def comm_time_s(calls: list[CommCall], plan: Parallelism, comm: CommCost, mode: str) -> float:

@@ -74,7 +74,7 @@ class TrainingPrediction:
     def metrics(self) -> dict[str, float | str]:
         """Flat metric columns (for CSV and JSON)."""
         row: dict[str, float | str] = {
-            "step_time_s": self.step_time_s, "tokens_per_s": self.tokens_per_s,
+            "step_time_s": self.step_time_s, "throughput_tokens_per_s": self.tokens_per_s,
             "tokens_per_s_per_chip": self.tokens_per_s / self.chips, "mfu": self.mfu, "hfu": self.hfu,
             "memory_required_bytes": self.memory.total, "memory_available_bytes": self.memory_available_bytes,
             "memory_weights_bytes": self.memory.weights, "memory_grads_bytes": self.memory.grads,
@@ -85,6 +85,14 @@ class TrainingPrediction:
         }
         row.update({f"share_{k}": v / self.step_time_s for k, v in self.breakdown_s.items()})
         return row
+
+
+def training_metric_columns() -> list[str]:
+    """Names of the columns ``TrainingPrediction.metrics`` produces, in order."""
+    mem = TrainingMemory(1.0, 1.0, 1.0, 1.0)
+    dummy = TrainingPrediction(1.0, 1.0, 1.0, 1.0, mem, 1.0, 1, 1.0, 1.0, 1.0, "", 1,
+                               breakdown_s=dict.fromkeys((*BOUNDS, "optimizer"), 1.0))
+    return list(dummy.metrics())
 
 
 def stage_params(model: ModelSpec, plan: Parallelism) -> float:

@@ -4,7 +4,7 @@ economics, each error pointing at the scenario's file and line."""
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +12,13 @@ from pydantic import ValidationError
 
 from sim.analytical.economics import Economics
 from sim.analytical.inference import metric_columns
+from sim.analytical.training import training_metric_columns
 from sim.catalog import (
     build_chip,
     chip_path,
     load_chip,
     load_model,
+    load_system,
     project_dir,
     scenario_path,
     suggest,
@@ -24,9 +26,11 @@ from sim.catalog import (
 )
 from sim.chips.base import ChipSpec
 from sim.errors import ConfigError, SimError
-from sim.scenario.spec import ChipVariant, Scenario
+from sim.scenario.spec import ChipVariant, PlanEntry, Scenario
 from sim.scenario.store import INPUT_COLUMNS
+from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
+from sim.workload.parallel import Parallelism
 from sim.yaml_io import LocatedYaml, read_yaml
 
 
@@ -39,13 +43,35 @@ class ResolvedScenario:
     chips: dict[str, ChipSpec]
     models: dict[str, ModelSpec]
     economics: Economics
-    aliases: dict[str, str]  # name as written in the scenario -> canonical chip name
+    aliases: dict[str, str]  # name as written in the scenario -> canonical chip or system name
+    systems: dict[str, SystemSpec] = field(default_factory=dict)
 
     def canonical_chip(self, name: str) -> str:
         return self.aliases.get(name, name)
 
     def points(self) -> list[dict[str, Any]]:
-        return self.spec.points(list(self.chips), list(self.models))
+        return self.spec.points(list(self.chips), list(self.models), list(self.systems))
+
+    def metric_columns(self) -> list[str]:
+        return training_metric_columns() if self.spec.mode == "training" else metric_columns()
+
+
+def resolve_plan(entry: PlanEntry, cards: int, system: SystemSpec | None, mode: str) -> Parallelism:
+    """A scenario's parallelism entry for ``cards`` cards: ``tp`` defaults to the scale-up
+    domain (capped by the cards) for inference and to 1 for training; ``dp`` takes the
+    cards left. Raises ConfigError when the layout does not use exactly ``cards``."""
+    data = entry.model_dump()
+    if data["tp"] is None:
+        domain = system.chips_per_node if system is not None else 1
+        data["tp"] = min(cards, domain) if mode == "inference" else 1
+    if data["dp"] is None:
+        data["dp"] = max(1, cards // (data["tp"] * data["pp"]))
+    if data["tp"] * data["pp"] * data["dp"] != cards:
+        raise ConfigError(f"tp={data['tp']} x pp={data['pp']} x dp={data['dp']} does not use {cards} cards")
+    try:
+        return Parallelism.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"parallelism: {err.errors()[0]['msg']}") from None
 
 
 def load_economics(overrides: dict[str, Any], where: str = "") -> Economics:
@@ -98,6 +124,11 @@ def load_scenario(name: str) -> ResolvedScenario:
         aliases[chip_name] = chip.name
     for i, variant in enumerate(spec.chip_variants):
         chips[variant.name] = derive_chip(variant, doc, ("chip_variants", i))
+    systems: dict[str, SystemSpec] = {}
+    for i, system_name in enumerate(spec.systems):
+        system = _named(lambda n=system_name: load_system(n), doc, ("systems", i))
+        systems[system.name] = system
+        aliases[system_name] = system.name
     models = {}
     for i, model_name in enumerate(spec.model_names()):
         model = _named(lambda n=model_name: load_model(n), doc, ("models", i))
@@ -105,17 +136,20 @@ def load_scenario(name: str) -> ResolvedScenario:
     econ = load_economics(spec.economics, doc.where(("economics",)))
     for i, f in enumerate(spec.findings):
         for who in (f.of, f.to):
-            if who is not None and aliases.get(who, who) not in chips:
-                raise ConfigError(f"{doc.where(('findings', i))}: findings: '{who}' is not a chip of this scenario")
-        _check_columns(doc, ("findings", i), [f.metric, f.axis, *f.by])
+            if who is not None and aliases.get(who, who) not in {**chips, **systems}:
+                raise ConfigError(f"{doc.where(('findings', i))}: findings: '{who}' is not a chip or system "
+                                  "of this scenario")
+    resolved = ResolvedScenario(spec, path, chips, models, econ, aliases, systems)
+    for i, f in enumerate(spec.findings):
+        _check_columns(doc, ("findings", i), [f.metric, f.axis, *f.by], resolved)
     for i, plot in enumerate(spec.plots):
-        _check_columns(doc, ("plots", i), [plot.x, plot.y, plot.lines, plot.panels])
-    return ResolvedScenario(spec, path, chips, models, econ, aliases)
+        _check_columns(doc, ("plots", i), [plot.x, plot.y, plot.lines, plot.panels], resolved)
+    return resolved
 
 
-def _check_columns(doc: LocatedYaml, loc: tuple, used: list[str]) -> None:
+def _check_columns(doc: LocatedYaml, loc: tuple, used: list[str], scn: ResolvedScenario) -> None:
     """Findings and plots may only name results.csv columns."""
-    known = INPUT_COLUMNS + metric_columns()
+    known = INPUT_COLUMNS + scn.metric_columns()
     for name in used:
         if name not in known:
             raise ConfigError(f"{doc.where(loc)}: {loc[0]}: '{name}' is not a results column."

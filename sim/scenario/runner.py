@@ -12,31 +12,58 @@ from tqdm import tqdm
 
 from sim.analytical.economics import Economics
 from sim.analytical.inference import predict
+from sim.analytical.multicard import SystemComm
+from sim.analytical.training import predict_training
 from sim.chips.base import ChipSpec
 from sim.errors import SimError
-from sim.scenario.load import ResolvedScenario
+from sim.scenario.load import ResolvedScenario, resolve_plan
+from sim.scenario.spec import Scenario
 from sim.scenario.store import ResultWriter
+from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
+from sim.workload.parallel import Parallelism
 from sim.workload.spec import Precision, Workload
+from sim.workload.training import TrainingJob
 
 _STATE: dict[str, Any] = {}
 
 
-def _init(chips: dict[str, ChipSpec], models: dict[str, ModelSpec], econ: Economics) -> None:
-    _STATE.update(chips=chips, models=models, econ=econ,
-                  cost_models={n: c.cost_model() for n, c in chips.items()})
+def _init(chips: dict[str, ChipSpec], models: dict[str, ModelSpec], econ: Economics,
+          systems: dict[str, SystemSpec], spec: Scenario) -> None:
+    _STATE.update(chips=chips, models=models, econ=econ, systems=systems, spec=spec, comm={})
+
+
+def _hardware(row: dict[str, Any]) -> tuple[ChipSpec, Parallelism | None, SystemComm | None]:
+    """The chip, the resolved plan (its columns filled in ``row``) and the links of a point."""
+    if not row["system"]:
+        return _STATE["chips"][row["chip"]], None, None
+    spec: Scenario = _STATE["spec"]
+    key = (row["system"], row["cards"])
+    if key not in _STATE["comm"]:
+        _STATE["comm"][key] = SystemComm(_STATE["systems"][row["system"]].sized(row["cards"]))
+    comm = _STATE["comm"][key]
+    plan = resolve_plan(spec.parallelism[row["plan_index"]], row["cards"], comm.system, spec.mode)
+    row.update(plan=plan.label, tp=plan.tp, pp=plan.pp, dp=plan.dp, ep=plan.ep)
+    return comm.system.chip, plan, comm
 
 
 def evaluate_point(point: dict[str, Any]) -> dict[str, Any]:
     """Inputs + metrics of one point; a failure becomes an ``error`` column, not an exception."""
     row = dict(point)
     try:
-        wl = Workload(phase=point["phase"], batch=point["batch"], input_len=point["input_len"],
-                      output_len=point["output_len"],
-                      precision=Precision(weights=point["weights_dtype"],
-                                          activations=point["activations_dtype"],
-                                          kv_cache=point["kv_cache_dtype"]))
-        pred = predict(_STATE["chips"][point["chip"]], _STATE["models"][point["model"]], wl, _STATE["econ"])
+        chip, plan, comm = _hardware(row)
+        model = _STATE["models"][point["model"]]
+        if point["phase"] == "training":
+            job = TrainingJob(global_batch=point["global_batch"], seq_len=point["seq_len"],
+                              precision=point["precision"])
+            pred: Any = predict_training(chip, model, job, plan or Parallelism(), _STATE["econ"], comm)
+        else:
+            wl = Workload(phase=point["phase"], batch=point["batch"], input_len=point["input_len"],
+                          output_len=point["output_len"],
+                          precision=Precision(weights=point["weights_dtype"],
+                                              activations=point["activations_dtype"],
+                                              kv_cache=point["kv_cache_dtype"]))
+            pred = predict(chip, model, wl, _STATE["econ"], plan=plan, comm=comm)
         row.update(pred.metrics())
         row["error"] = ""
     except SimError as err:
@@ -54,7 +81,7 @@ def run_points(scn: ResolvedScenario, writer: ResultWriter, workers: int | None 
     rows: list[dict[str, Any]] = []
     bar = tqdm(total=len(points), desc=scn.spec.name, unit="pt", disable=not progress,
                mininterval=0.5)
-    args = (scn.chips, scn.models, scn.economics)
+    args = (scn.chips, scn.models, scn.economics, scn.systems, scn.spec)
     try:
         if workers == 1 or len(points) < 200:
             _init(*args)

@@ -60,6 +60,36 @@ class Axes(Spec):
         return as_precisions(self.precision)
 
 
+class TrainingAxes(Spec):
+    """Training job axes (``mode: training``): every combination is one point."""
+
+    global_batch: list[PositiveInt] = Field(min_length=1)
+    seq_len: list[PositiveInt] = Field(min_length=1)
+    precision: list[Literal["bf16", "fp16", "fp8"]] = ["bf16"]
+
+    @field_validator("global_batch", "seq_len", "precision", mode="before")
+    @classmethod
+    def _scalar_to_list(cls, v: Any) -> Any:
+        return v if isinstance(v, list) else [v]
+
+
+class PlanEntry(Spec):
+    """A parallelism layout for a card count. Left out, ``tp`` fills the scale-up domain
+    (inference) or is 1 (training), ``pp`` is 1, and ``dp`` takes the remaining cards."""
+
+    tp: PositiveInt | None = None
+    pp: PositiveInt = 1
+    dp: PositiveInt | None = None
+    ep: PositiveInt = 1
+    sequence_parallel: bool = False
+    schedule: Literal["gpipe", "1f1b", "interleaved"] = "1f1b"
+    vpp: PositiveInt = 1
+    micro_batch: PositiveInt = 1
+    zero: Literal[0, 1, 2, 3] = 0
+    recompute: Literal["none", "selective", "full"] = "none"
+    overlap_dp_comm: bool = True
+
+
 class Finding(Spec):
     """A sentence computed from the results.
 
@@ -102,40 +132,74 @@ class PlotSpec(Spec):
 
 
 class Scenario(Spec):
+    """Chips (one card each) and/or systems (``cards`` of them, split by each
+    ``parallelism`` entry) x models x workload (inference) or training axes."""
+
     name: str
     title: str
     claim: str = ""
     description: str = ""
-    chips: list[str] = Field(min_length=1)
+    mode: Literal["inference", "training"] = "inference"
+    chips: list[str] = []
     chip_variants: list[ChipVariant] = []
+    systems: list[str] = []
+    cards: list[PositiveInt] = [1]
+    parallelism: list[PlanEntry] = [PlanEntry()]
     models: list[str | ModelEntry] = Field(min_length=1)
-    workload: Axes
+    workload: Axes | None = None
+    training: TrainingAxes | None = None
     economics: dict[str, Any] = {}
     findings: list[Finding] = []
     plots: list[PlotSpec] = []
     roofline: bool = True
 
+    @model_validator(mode="after")
+    def _complete(self) -> Scenario:
+        if not (self.chips or self.chip_variants or self.systems):
+            raise ValueError("name at least one of chips, chip_variants or systems")
+        if self.mode == "inference" and self.workload is None:
+            raise ValueError("an inference scenario needs a workload: block")
+        if self.mode == "training" and (self.training is None or not self.systems):
+            raise ValueError("a training scenario needs a training: block and systems")
+        return self
+
     def model_names(self) -> list[str]:
         """Model names as written."""
         return [m if isinstance(m, str) else m.name for m in self.models]
 
-    def points(self, chips: list[str], models: list[str]) -> list[dict[str, Any]]:
-        """Every input combination (for the resolved chip and model names, ``models`` in the
-        order of ``self.models``), as a flat row of input columns."""
+    def points(self, chips: list[str], models: list[str], systems: list[str] = ()) -> list[dict[str, Any]]:
+        """Every input combination (for the resolved chip, system and model names, ``models``
+        in the order of ``self.models``), as a flat row of input columns. Plans are
+        resolved to tp/pp/dp per card count by the loader (``plan`` holds the entry)."""
+        hardware = [(c, None, 1, None) for c in chips]
+        hardware += [(s, s, n, i) for s in systems for n in self.cards for i in range(len(self.parallelism))]
+        if self.mode == "training":
+            t = self.training
+            assert t is not None
+            combos = itertools.product(hardware, models, t.precision, t.seq_len, t.global_batch)
+            return [{**_blank_row(), "chip": hw, "system": sys or "", "cards": n, "plan_index": i, "model": m,
+                     "phase": "training", "precision": p, "seq_len": s, "global_batch": gb}
+                    for (hw, sys, n, i), m, p, s, gb in combos]
         w = self.workload
+        assert w is not None
         model_precisions = [(name, w.precisions() if isinstance(entry, str) else as_precisions(entry.precision))
                             for name, entry in zip(models, self.models, strict=True)]
-        combos = itertools.product(chips, model_precisions, w.phase, w.input_len, w.output_len, w.batch)
+        combos = itertools.product(hardware, model_precisions, w.phase, w.input_len, w.output_len, w.batch)
         rows = []
-        for chip, (model, precs), phase, ilen, olen, batch in combos:
-            rows.extend(self._row(chip, model, phase, p, ilen, olen, batch) for p in precs
-                        if phase == "generate" or olen == w.output_len[0])
+        for (hw, sys, n, i), (model, precs), phase, ilen, olen, batch in combos:
+            rows.extend({**self._row(hw, model, phase, p, ilen, olen, batch), "system": sys or "", "cards": n,
+                         "plan_index": i} for p in precs if phase == "generate" or olen == w.output_len[0])
         return rows
 
     @staticmethod
     def _row(chip: str, model: str, phase: str, prec: Precision, ilen: int, olen: int, batch: int) -> dict[str, Any]:
-        return {"chip": chip, "model": model, "phase": phase, "batch": batch,
+        return {**_blank_row(), "chip": chip, "model": model, "phase": phase, "batch": batch,
                 "input_len": ilen, "output_len": olen if phase == "generate" else 1,
                 "precision": prec.label, "weights_dtype": prec.weights,
                 "activations_dtype": prec.activations, "kv_cache_dtype": prec.kv_cache}
 
+
+def _blank_row() -> dict[str, Any]:
+    return {"system": "", "cards": 1, "plan": "", "tp": 1, "pp": 1, "dp": 1, "ep": 1, "batch": "", "input_len": "",
+            "output_len": "", "weights_dtype": "", "activations_dtype": "", "kv_cache_dtype": "",
+            "global_batch": "", "seq_len": ""}

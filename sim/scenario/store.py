@@ -10,8 +10,10 @@ from typing import Any
 
 import yaml
 
-INPUT_COLUMNS = ["chip", "model", "phase", "batch", "input_len", "output_len", "precision",
-                 "weights_dtype", "activations_dtype", "kv_cache_dtype"]
+# "chip" names the hardware of a point: a chip (one card) or a system (``cards`` of them).
+INPUT_COLUMNS = ["chip", "system", "cards", "plan", "tp", "pp", "dp", "ep", "model", "phase", "batch", "input_len",
+                 "output_len", "global_batch", "seq_len", "precision", "weights_dtype", "activations_dtype",
+                 "kv_cache_dtype"]
 
 
 def _fmt(value: Any) -> Any:
