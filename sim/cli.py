@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     ls = sub.add_parser("list", help="list chips, models or scenarios")
-    ls.add_argument("what", choices=["chips", "models", "scenarios"])
+    ls.add_argument("what", choices=["chips", "models", "systems", "scenarios"])
     ls.set_defaults(func=_cmd_list)
 
     show = sub.add_parser("show", help="show one chip or model with its sources")
@@ -59,9 +59,23 @@ def _parser() -> argparse.ArgumentParser:
                     help="exit 1 when the held-out median absolute error (%%) is worse")
     va.set_defaults(func=_cmd_validate)
 
-    pr = sub.add_parser("predict", help="predict one inference point")
-    pr.add_argument("--chip", required=True)
+    pr = sub.add_parser("predict", help="predict one inference point or training step")
+    hw = pr.add_mutually_exclusive_group(required=True)
+    hw.add_argument("--chip", help="one card of this chip (or --count of them in a system with this chip)")
+    hw.add_argument("--system", help="a system from configs/systems, sized to --count chips")
+    pr.add_argument("--count", type=int, default=None, help="chips (default: 1 chip, or tp*pp*dp)")
     pr.add_argument("--model", required=True)
+    pr.add_argument("--mode", choices=["inference", "training"], default="inference")
+    for flag in ("tp", "pp", "dp", "ep", "vpp"):
+        pr.add_argument(f"--{flag}", type=int, default=1, help=f"{flag} degree (default 1)")
+    pr.add_argument("--sp", action="store_true", help="sequence parallelism with tensor parallelism")
+    pr.add_argument("--schedule", choices=["gpipe", "1f1b", "interleaved"], default="1f1b")
+    pr.add_argument("--micro-batch", type=int, default=1)
+    pr.add_argument("--zero", type=int, choices=[0, 1, 2, 3], default=0)
+    pr.add_argument("--recompute", choices=["none", "selective", "full"], default="none")
+    pr.add_argument("--no-dp-overlap", action="store_true", help="do not overlap gradient reduction with backward")
+    pr.add_argument("--global-batch", type=int, help="training: sequences per optimizer step")
+    pr.add_argument("--seq-len", type=int, help="training: tokens per sequence")
     pr.add_argument("--phase", choices=["prefill", "decode", "generate"], default="generate")
     pr.add_argument("--batch", type=int, default=1)
     pr.add_argument("--input-len", type=int, default=1024)
@@ -110,7 +124,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from sim.catalog import load_chip, load_model, names
+    from sim.catalog import load_chip, load_model, load_system, names
 
     kind = args.what[:-1]
     for name in names(kind):
@@ -123,6 +137,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
             m = load_model(name)
             print(f"{name:18s} {m.params / 1e9:7.1f}B params  {m.active_params / 1e9:6.1f}B active  "
                   f"{m.attention.upper():4s} {'MoE' if m.moe else 'dense'}")
+        elif kind == "system":
+            s = load_system(name)
+            up = s.scale_up
+            out = s.scale_out.name if s.scale_out else "no scale-out"
+            print(f"{name:24s} {s.chip.name:22s} {s.chips_per_node:5d}/domain  {up.topology:15s} "
+                  f"{up.link_bandwidth_GBps * up.links_per_chip:7.0f} GB/s/chip  {out}")
         else:
             print(name)
     return 0
@@ -143,26 +163,82 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from sim.analytical.inference import predict
-    from sim.catalog import load_chip, load_model
+    from sim.analytical.training import predict_training
+    from sim.catalog import load_model
     from sim.scenario.load import load_economics
     from sim.workload.spec import Precision
+    from sim.workload.training import TrainingJob
 
-    base = Precision.uniform(args.precision)
-    precision = Precision(weights=args.weights or base.weights,
-                          activations=args.activations or base.activations,
-                          kv_cache=args.kv_cache or base.kv_cache)
-    wl = _workload(args, precision)
     econ = load_economics({k: v for k, v in {
         "electricity_price_per_kWh": args.electricity_price, "currency": args.currency,
         "currency_per_USD": args.currency_per_usd}.items() if v is not None})
-    chip, model = load_chip(args.chip), load_model(args.model)
-    pred = predict(chip, model, wl, econ)
-    metrics = {"chip": chip.name, "model": model.name, **wl.model_dump(mode="json"), **pred.metrics()}
+    model = load_model(args.model)
+    plan = _plan(args)
+    chip, comm, where = _hardware(args, plan.chips)
+    if args.mode == "training":
+        if not (args.global_batch and args.seq_len):
+            raise SimError("--mode training needs --global-batch and --seq-len")
+        job = _spec(TrainingJob, global_batch=args.global_batch, seq_len=args.seq_len,
+                    precision=args.precision if args.precision in ("bf16", "fp16", "fp8") else "bf16")
+        pred: Any = predict_training(chip, model, job, plan, econ, comm)
+        inputs = {"mode": "training", **job.model_dump(mode="json")}
+    else:
+        base = Precision.uniform(args.precision)
+        precision = Precision(weights=args.weights or base.weights,
+                              activations=args.activations or base.activations,
+                              kv_cache=args.kv_cache or base.kv_cache)
+        wl = _workload(args, precision)
+        pred = predict(chip, model, wl, econ, plan=plan, comm=comm)
+        inputs = {"mode": "inference", **wl.model_dump(mode="json")}
+    metrics = {"hardware": where, "chip": chip.name, "model": model.name, "plan": plan.label,
+               **plan.model_dump(mode="json"), **inputs, **pred.metrics()}
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}, indent=2))
     else:
         _print_table(metrics)
     return 0
+
+
+def _plan(args: argparse.Namespace) -> Any:
+    from sim.workload.parallel import Parallelism
+
+    return _spec(Parallelism, tp=args.tp, pp=args.pp, dp=args.dp, ep=args.ep, vpp=args.vpp,
+                 sequence_parallel=args.sp, schedule=args.schedule, micro_batch=args.micro_batch,
+                 zero=args.zero, recompute=args.recompute, overlap_dp_comm=not args.no_dp_overlap)
+
+
+def _hardware(args: argparse.Namespace, plan_chips: int) -> tuple[Any, Any, str]:
+    """(chip, collective cost model or None, description) for --chip / --system / --count."""
+    from sim.analytical.multicard import SystemComm
+    from sim.catalog import load_chip, load_system, names
+
+    count = args.count or plan_chips
+    if count != plan_chips:
+        raise SimError(f"--count {count} != tp*pp*dp = {plan_chips}; give the plan that uses every chip")
+    if args.system:
+        system = load_system(args.system).sized(count)
+        return system.chip, SystemComm(system), f"{system.name} x{count}"
+    chip = load_chip(args.chip)
+    if count == 1:
+        return chip, None, chip.name
+    hosts = [n for n in names("system") if load_system(n).chip.name == chip.name]
+    if not hosts:
+        raise SimError(f"no system in configs/systems has {chip.name}; name one with --system "
+                       f"(systems: {', '.join(names('system'))})")
+    system = load_system(hosts[0]).sized(count)
+    return chip, SystemComm(system), f"{system.name} x{count}"
+
+
+def _spec(cls: Any, **fields: Any) -> Any:
+    """Build a spec from flags; a bad value becomes one line naming the flag."""
+    from pydantic import ValidationError
+
+    try:
+        return cls(**fields)
+    except ValidationError as err:
+        e = err.errors()[0]
+        flag = str(e["loc"][0]).replace("_", "-") if e["loc"] else ""
+        raise SimError(f"--{flag}: {e['msg']}" if flag else e["msg"]) from None
 
 
 def _workload(args: argparse.Namespace, precision) -> Any:

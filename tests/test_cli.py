@@ -22,7 +22,27 @@ def test_predict_json_has_the_contract_keys(capsys):
     assert out["ttft_s"] > 0 and out["tpot_s"] > 0 and out["bound"] in ("compute", "memory", "overhead")
 
 
+def test_predict_training_on_a_system_json(capsys):
+    assert main(["predict", "--system", "HGX-H100", "--count", "64", "--model", "GPT-3-175B", "--mode", "training",
+                 "--tp", "8", "--pp", "8", "--sp", "--recompute", "selective", "--global-batch", "64",
+                 "--seq-len", "2048", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"step_time_s", "mfu", "memory_required_bytes", "share_communication", "share_bubble"} <= set(out)
+    assert 0 < out["mfu"] < 1 and out["share_communication"] > 0
+
+
+def test_predict_tensor_parallel_inference_on_count_chips(capsys):
+    assert main(["predict", "--chip", "H100", "--count", "8", "--tp", "8", "--model", "Llama-3.1-70B",
+                 "--phase", "decode", "--batch", "16", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["hardware"].startswith("HGX-H100") and out["share_communication"] > 0
+
+
 @pytest.mark.parametrize("argv,needle", [
+    (["predict", "--chip", "H100", "--count", "4", "--tp", "2", "--model", "Llama-3.1-8B"], "tp*pp*dp"),
+    (["predict", "--system", "HGX-H100", "--tp", "3", "--model", "Llama-3.1-8B"], "does not divide"),
+    (["predict", "--system", "HGX-H100", "--model", "Llama-3.1-8B", "--mode", "training"], "--global-batch"),
+    (["predict", "--system", "HGX-H10", "--model", "Llama-3.1-8B"], "Did you mean"),
     (["predict", "--chip", "H1000", "--model", "Llama-3.1-8B"], "Did you mean"),
     (["predict", "--chip", "H100", "--model", "Llama-9"], "unknown model"),
     (["predict", "--chip", "H100", "--model", "Llama-3.1-405B"], "short by"),
