@@ -194,6 +194,17 @@ def _system_chip(doc: LocatedYaml, name: str) -> ChipSpec:
         raise UnknownNameError(f"{doc.where(('chip',))}: chip: {err}") from None
 
 
+def system_with_chip(chip_name: str) -> SystemSpec:
+    """The first catalog system built from ``chip_name`` (for "N of this chip")."""
+    chip = load_chip(chip_name)
+    for name in names("system"):
+        system = load_system(name)
+        if system.chip.name == chip.name:
+            return system
+    raise UnknownNameError(f"no system in configs/systems has {chip.name}; name one "
+                           f"(systems: {', '.join(names('system'))})")
+
+
 def scenario_path(name: str) -> Path:
     """A scenario by name, or a path to a scenario file."""
     if name.endswith((".yaml", ".yml")) or os.sep in name:

@@ -210,7 +210,7 @@ def _plan(args: argparse.Namespace) -> Any:
 def _hardware(args: argparse.Namespace, plan_chips: int) -> tuple[Any, Any, str]:
     """(chip, collective cost model or None, description) for --chip / --system / --count."""
     from sim.analytical.multicard import SystemComm
-    from sim.catalog import load_chip, load_system, names
+    from sim.catalog import load_chip, load_system, system_with_chip
 
     count = args.count or plan_chips
     if count != plan_chips:
@@ -221,11 +221,7 @@ def _hardware(args: argparse.Namespace, plan_chips: int) -> tuple[Any, Any, str]
     chip = load_chip(args.chip)
     if count == 1:
         return chip, None, chip.name
-    hosts = [n for n in names("system") if load_system(n).chip.name == chip.name]
-    if not hosts:
-        raise SimError(f"no system in configs/systems has {chip.name}; name one with --system "
-                       f"(systems: {', '.join(names('system'))})")
-    system = load_system(hosts[0]).sized(count)
+    system = system_with_chip(chip.name).sized(count)
     return chip, SystemComm(system), f"{system.name} x{count}"
 
 

@@ -6,14 +6,20 @@ from dataclasses import dataclass
 
 from sim.analytical.economics import Economics
 from sim.analytical.inference import predict
-from sim.catalog import load_chip, load_model
+from sim.analytical.multicard import SystemComm
+from sim.analytical.training import predict_training
+from sim.catalog import load_chip, load_model, load_system, system_with_chip
 from sim.chips.base import ChipSpec
 from sim.chips.costing import Placement
+from sim.comm import bus_bandwidth_GBps, collective_time_s
 from sim.errors import CapacityError, SimError, UnsupportedError
+from sim.system import SystemSpec
 from sim.units import GB, TERA
 from sim.validate.cases import Case
 from sim.workload.ops import Block, elementwise, matmul
+from sim.workload.parallel import Parallelism
 from sim.workload.spec import Precision, Workload
+from sim.workload.training import TrainingJob
 
 
 @dataclass(frozen=True)
@@ -70,16 +76,19 @@ def _stream_gbps(case: Case, chip: ChipSpec) -> float:
 MAX_OFFLINE_BATCH = 2048
 
 
-def _inference(case: Case, chip: ChipSpec, econ: Economics) -> float:
+def _inference(case: Case, chip: ChipSpec, system: SystemSpec | None, econ: Economics) -> float:
     w = case.workload
     if case.model is None or None in (w.phase, w.input_len):
         raise UnsupportedError("an inference case needs model, phase and input_len")
     model, prec = load_model(case.model), Precision.uniform(w.precision or "bf16")
+    count = case.hardware.count
+    plan = _plan(case, count, count)
+    comm = SystemComm(system) if system is not None else None
 
     def at(batch: int):
-        wl = Workload(phase=w.phase, batch=batch, input_len=w.input_len,  # type: ignore[arg-type]
+        wl = Workload(phase=w.phase, batch=batch * plan.dp, input_len=w.input_len,  # type: ignore[arg-type]
                       output_len=w.output_len or 1, precision=prec)
-        return predict(chip, model, wl, econ)
+        return predict(chip, model, wl, econ, plan=plan, comm=comm)
 
     if w.batch is not None:
         pred = at(w.batch)
@@ -109,24 +118,82 @@ def _best_batch(at):
     return best
 
 
-def predict_case(case: Case, econ: Economics) -> Outcome:
-    """Predict ``case``; multi-card, collective and training cases are unsupported until
-    the multi-card issue lands."""
-    if case.hardware.chip is None:
-        return Outcome(case, "unsupported", reason=f"system {case.hardware.system}: systems are not modelled yet")
+def _hardware(case: Case) -> tuple[ChipSpec, SystemSpec | None]:
+    """The case's chip, and its system sized to ``count`` when more than one chip runs."""
+    hw = case.hardware
+    if hw.system is not None:
+        system = load_system(hw.system).sized(hw.count)
+        return system.chip, system
+    chip = load_chip(hw.chip)  # type: ignore[arg-type]
+    if hw.count == 1:
+        return chip, None
+    return chip, system_with_chip(chip.name).sized(hw.count)
+
+
+def _plan(case: Case, count: int, default_tp: int) -> Parallelism:
+    """The case's parallelism; what it leaves out defaults to tp = ``default_tp`` and dp
+    taking the remaining chips."""
+    w = case.workload
+    par = dict(w.parallelism)
+    par.setdefault("tp", default_tp)
+    par.setdefault("pp", 1)
+    par.setdefault("dp", max(1, count // (par["tp"] * par["pp"])))
+    extra = {k: v for k, v in {"micro_batch": w.micro_batch, "recompute": w.recompute, "zero": w.zero}.items()
+             if v is not None}
+    if par.pop("cp", 1) != 1:
+        raise UnsupportedError("context parallelism (cp) is not modelled")
+    vpp = par.get("vpp", 1)
+    if vpp > 1:
+        extra["schedule"] = "interleaved"
     try:
-        chip = load_chip(case.hardware.chip)
+        plan = Parallelism(**par, **extra)
+    except ValueError as err:
+        raise UnsupportedError(f"parallelism {par}: {err}") from None
+    if plan.chips != count:
+        raise UnsupportedError(f"parallelism {plan.label} uses {plan.chips} chips, the case ran {count}")
+    return plan
+
+
+def _collective_busbw(case: Case, system: SystemSpec | None) -> float:
+    w = case.workload
+    if system is None or w.collective is None or w.bytes is None:
+        raise UnsupportedError("a collective case needs several chips, a collective and its bytes")
+    n = case.hardware.count
+    t = collective_time_s(system, w.collective, w.bytes, n, 1, w.algorithm)
+    return bus_bandwidth_GBps(w.collective, w.bytes, n, t)
+
+
+def _training(case: Case, chip: ChipSpec, system: SystemSpec | None, econ: Economics) -> float:
+    w = case.workload
+    if case.model is None or w.global_batch is None or w.seq_len is None:
+        raise UnsupportedError("a training case needs model, global_batch and seq_len")
+    if case.metric not in ("step_time_s", "mfu", "tokens_per_s_per_chip"):
+        raise UnsupportedError(f"metric {case.metric} needs the run's total tokens, not modelled")
+    plan = _plan(case, case.hardware.count, 1)
+    job = TrainingJob(global_batch=w.global_batch, seq_len=w.seq_len,
+                      precision=w.precision if w.precision in ("bf16", "fp16", "fp8") else "bf16")  # type: ignore[arg-type]
+    pred = predict_training(chip, load_model(case.model), job, plan, econ, SystemComm(system) if system else None)
+    return {"step_time_s": pred.step_time_s, "mfu": pred.mfu,
+            "tokens_per_s_per_chip": pred.tokens_per_s / pred.chips}[case.metric]
+
+
+def predict_case(case: Case, econ: Economics) -> Outcome:
+    """Predict ``case``, or say why it cannot be (unsupported) or what went wrong (error)."""
+    try:
+        chip, system = _hardware(case)
     except SimError as err:
         return Outcome(case, "error", reason=str(err))
     try:
-        if case.hardware.count > 1:
-            raise UnsupportedError(f"{case.hardware.count} chips: multi-card systems are not modelled yet")
         if case.metric == "gemm_tflops":
             value = _gemm_tflops(case, chip)
         elif case.metric == "memory_bandwidth_gbps":
             value = _stream_gbps(case, chip)
+        elif case.metric == "collective_busbw_gbps":
+            value = _collective_busbw(case, system)
+        elif case.workload.mode == "training":
+            value = _training(case, chip, system, econ)
         elif case.workload.mode == "inference":
-            value = _inference(case, chip, econ)
+            value = _inference(case, chip, system, econ)
         else:
             raise UnsupportedError(f"metric {case.metric} ({case.workload.mode}) is not modelled yet")
     except UnsupportedError as err:
