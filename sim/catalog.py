@@ -159,13 +159,19 @@ def load_chip(name: str) -> ChipSpec:
     return build_chip(read_yaml(chip_path(name)))
 
 
+def _read_config(kind: str, name: str, directory: Path) -> LocatedYaml:
+    """The YAML of the ``kind`` called ``name`` (or at path ``name``); it must be a mapping."""
+    path = Path(name) if name.endswith((".yaml", ".yml")) else _find(kind, name, directory)
+    doc = read_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"{path}: a {kind} file must be a mapping of fields")
+    return doc
+
+
 @lru_cache(maxsize=256)
 def load_model(name: str) -> ModelSpec:
     """The model called ``name`` (or a path to a model YAML)."""
-    path = Path(name) if name.endswith((".yaml", ".yml")) else _find("model", name, models_dir())
-    doc = read_yaml(path)
-    if not isinstance(doc.data, dict):
-        raise ConfigError(f"{path}: a model file must be a mapping of fields")
+    doc = _read_config("model", name, models_dir())
     model = _validate(ModelSpec, doc, doc.data)
     check_sources(doc, doc.data)
     return model
@@ -174,10 +180,7 @@ def load_model(name: str) -> ModelSpec:
 @lru_cache(maxsize=64)
 def load_system(name: str) -> SystemSpec:
     """The system called ``name`` (or a path to a system YAML); its ``chip`` is loaded."""
-    path = Path(name) if name.endswith((".yaml", ".yml")) else _find("system", name, systems_dir())
-    doc = read_yaml(path)
-    if not isinstance(doc.data, dict):
-        raise ConfigError(f"{path}: a system file must be a mapping of fields")
+    doc = _read_config("system", name, systems_dir())
     data = dict(doc.data)
     if isinstance(data.get("chip"), str):
         data["chip"] = _system_chip(doc, data["chip"])
