@@ -1,1 +1,23 @@
-"""Discrete-event serving simulation (the only package that imports simpy)."""
+"""Discrete-event serving simulation, the only package that imports simpy.
+
+    reqs = make_requests(Requests(count=1000, arrivals=Arrivals(rate_per_s=5),
+                                  input=Lengths(value=512), output=Lengths(value=128)))
+    serving = Serving(scheduler=Scheduler(policy="chunked"))
+    result = simulate(chip_cost(chip, model, Precision(), serving.scheduler, reqs), serving, reqs)
+    row = summarize(result, Slo(ttft_s=1.0, tpot_s=0.05))
+"""
+
+from sim.des.arrivals import make_requests, read_trace
+from sim.des.cost import chip_cost
+from sim.des.engine import simulate
+from sim.des.metrics import summarize, time_series
+from sim.des.policies import registered_policies, token_budget
+from sim.des.record import ServingResult
+from sim.des.spec import Arrivals, Disaggregation, Lengths, Requests, Scheduler, Serving, Slo
+from sim.des.sweep import rate_sweep, saturation
+from sim.des.trace import perfetto_trace
+
+__all__ = ["Arrivals", "Disaggregation", "Lengths", "Requests", "Scheduler", "Serving",
+           "ServingResult", "Slo", "chip_cost", "make_requests", "perfetto_trace", "rate_sweep",
+           "read_trace", "registered_policies", "saturation", "simulate", "summarize",
+           "time_series", "token_budget"]

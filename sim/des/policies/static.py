@@ -1,8 +1,9 @@
 """Static batching (the request-level baseline of Orca, OSDI'22): when the chip is idle,
-take up to ``max_seqs`` waiting requests, prefill them together, then decode until the
-last one finishes; nothing joins a running batch. Each request reserves KV blocks for
-its whole context (input + output) at admission, as static engines preallocate, so it is
-never preempted. Requests that finish early stop costing compute."""
+take up to ``max_seqs`` waiting requests, prefill them (whole prompts, in passes of at
+most ``max_batched_tokens``), then decode until the last one finishes; nothing joins a
+running batch. Each request reserves KV blocks for its whole context (input + output) at
+admission, as static engines preallocate, so it is never preempted. Requests that finish
+early stop costing compute."""
 
 from __future__ import annotations
 
@@ -14,17 +15,25 @@ class StaticBatching(Policy):
     reserves_full_context = True
 
     def schedule(self, now: float) -> Iteration | None:
+        if not self.prefilling and not self.decoding.count:
+            self._admit_batch(now)
+        if self.prefilling:
+            chunks = []
+            tokens = 0
+            for req in self.prefilling:
+                if chunks and tokens + req.to_prefill > self.spec.max_batched_tokens:
+                    break
+                chunks.append((req, req.to_prefill))
+                tokens += req.to_prefill
+            return Iteration(chunks, 0, 0)
         if self.decoding.count:
             return Iteration([], self.decoding.count, self.decoding.cached)
-        chunks = []
-        tokens = 0
-        while self.waiting and len(chunks) < self.spec.max_seqs:
-            req = self.waiting[0]
-            need = self.kv.blocks(req.max_context)
-            if chunks and (tokens + req.to_prefill > self.spec.max_batched_tokens or need > self.kv.free):
-                break
+        return None
+
+    def _admit_batch(self, now: float) -> None:
+        while self.waiting and len(self.prefilling) < self.spec.max_seqs:
+            need = self.kv.blocks(self.waiting[0].max_context)
+            if need > self.kv.free:
+                return
             self.kv.alloc(need)
-            self._start_prefill(req, now)
-            chunks.append((req, req.to_prefill))
-            tokens += req.to_prefill
-        return Iteration(chunks, 0, 0) if chunks else None
+            self._start_prefill(self.waiting[0], now)

@@ -1,0 +1,101 @@
+"""Serving metrics of a run: latency percentiles, throughput, goodput under an SLO, queue
+length and KV-cache utilisation over time.
+
+Definitions (as vLLM's benchmark_serving and DistServe use them): TTFT = first token -
+arrival; TPOT = (finish - first token) / (output tokens - 1), over requests with more than
+one output token; end-to-end = finish - arrival. Throughputs divide by the run's duration,
+first arrival to last finish. Goodput counts requests that meet both SLO limits.
+``steady_*`` measure the middle of the arrival window (STEADY_WINDOW), which leaves out
+the ramp-up and the drain: a rate the engine sustains completes as many requests there as
+arrive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.des.record import ServingResult
+from sim.des.spec import Slo
+
+PERCENTILES = (50, 90, 99)
+STEADY_WINDOW = (0.1, 0.9)  # share of arrivals before the steady window starts and ends
+
+
+def summarize(res: ServingResult, slo: Slo | None = None) -> dict[str, float]:
+    """One flat row of metrics (seconds, tokens, requests)."""
+    reqs = res.requests
+    arrival = np.array([r.arrival_s for r in reqs])
+    first = np.array([r.first_token_s for r in reqs])
+    finish = np.array([r.finish_s for r in reqs])
+    out = np.array([r.output_len for r in reqs])
+    ttft, e2e = first - arrival, finish - arrival
+    multi = out > 1
+    tpot = (finish[multi] - first[multi]) / (out[multi] - 1)
+    start, end = float(arrival.min()), float(finish.max())
+    duration = end - start
+    row: dict[str, float] = {"requests": len(reqs), "duration_s": duration}
+    for name, values in (("ttft", ttft), ("tpot", tpot), ("e2e", e2e)):
+        row[f"{name}_mean_s"] = float(values.mean()) if len(values) else float("nan")
+        for q in PERCENTILES:
+            row[f"{name}_p{q}_s"] = float(np.percentile(values, q)) if len(values) else float("nan")
+    row["output_tokens_per_s"] = float(out.sum() / duration)
+    row["request_throughput_per_s"] = len(reqs) / duration
+    row.update(_steady(arrival, finish))
+    if slo is not None:
+        tpot_all = np.zeros(len(reqs))
+        tpot_all[multi] = tpot
+        good = (ttft <= slo.ttft_s) & (tpot_all <= slo.tpot_s)
+        row["slo_attainment"] = float(good.mean())
+        row["goodput_req_per_s"] = float(good.sum() / duration)
+    row.update(_queue(res, start, end))
+    row.update(_kv(res))
+    row.update({"preemptions": res.preemptions, "iterations": res.iterations,
+                "mean_decode_batch": float(res.iter_decode.mean()) if res.iterations else 0.0,
+                "events": res.events, "wall_s": res.wall_s,
+                "us_per_event": res.wall_s / max(res.events, 1) * 1e6})
+    return row
+
+
+def _steady(arrival: np.ndarray, finish: np.ndarray) -> dict[str, float]:
+    """Arrivals and completions per second inside the steady window."""
+    a = np.sort(arrival)
+    n = len(a)
+    lo, hi = a[int(STEADY_WINDOW[0] * (n - 1))], a[int(STEADY_WINDOW[1] * (n - 1))]
+    if hi <= lo:
+        return {"steady_arrivals_per_s": float("nan"), "steady_completions_per_s": float("nan")}
+    arrived = np.count_nonzero((arrival >= lo) & (arrival < hi))
+    done = np.count_nonzero((finish >= lo) & (finish < hi))
+    return {"steady_arrivals_per_s": arrived / (hi - lo), "steady_completions_per_s": done / (hi - lo)}
+
+
+def queue_wait_s(res: ServingResult) -> np.ndarray:
+    """Each request's total time in a waiting queue (re-queues after preemption included)."""
+    return np.array([sum(e - s for name, s, e in r.spans if name == "queued") for r in res.requests])
+
+
+def _queue(res: ServingResult, start: float, end: float) -> dict[str, float]:
+    """Time-averaged and peak waiting-queue length over [start, end], and the queue's
+    Little's-law counterpart: arrival rate x mean time waiting."""
+    t = np.clip(np.append(res.queue_t_s, end), start, end)
+    mean_len = float(np.sum(res.queue_len * np.diff(t)) / (end - start))
+    wait = queue_wait_s(res)
+    return {"queue_len_mean": mean_len, "queue_len_max": int(res.queue_len.max()),
+            "queue_wait_mean_s": float(wait.mean()),
+            "little_rate_x_wait": len(res.requests) / (end - start) * float(wait.mean())}
+
+
+def _kv(res: ServingResult) -> dict[str, float]:
+    """KV-cache utilisation after each iteration, weighted by iteration time."""
+    if not res.iterations:
+        return {"kv_util_mean": 0.0, "kv_util_max": 0.0, "kv_blocks": int(sum(res.kv_blocks))}
+    util = res.iter_kv_used / np.asarray(res.kv_blocks)[res.iter_replica]
+    return {"kv_util_mean": float(np.average(util, weights=res.iter_dur_s)),
+            "kv_util_max": max(p / b for p, b in zip(res.kv_peak, res.kv_blocks, strict=True)),
+            "kv_blocks": int(sum(res.kv_blocks))}
+
+
+def time_series(res: ServingResult) -> dict[str, np.ndarray]:
+    """Per iteration: end time, chip, waiting requests, decode batch and KV utilisation."""
+    return {"t_s": res.iter_start_s + res.iter_dur_s, "replica": res.iter_replica,
+            "waiting": res.iter_waiting, "decode_batch": res.iter_decode,
+            "kv_util": res.iter_kv_used / np.asarray(res.kv_blocks)[res.iter_replica]}
