@@ -52,21 +52,51 @@ def run_scenario(name: str, results_root: Path | None = None, workers: int | Non
     return ScenarioRun(out, rows, text)
 
 
+def default_plots(scn: ResolvedScenario) -> list[PlotSpec]:
+    """Throughput and latency vs batch when batch varies; scaling curves (per card count,
+    one line per system and plan) when cards vary; bus bandwidth vs size for collectives."""
+    spec = scn.spec
+    plots: list[PlotSpec] = []
+    if spec.mode == "collective":
+        return [PlotSpec(x="size_bytes", y="busbw_GBps", panels="collective"),
+                PlotSpec(x="size_bytes", y="time_s", panels="collective", logy=True)]
+    if spec.mode == "inference" and spec.workload is not None and len(spec.workload.batch) > 1:
+        plots += DEFAULT_PLOTS
+    if len(spec.cards) > 1 and spec.systems:
+        y = ["throughput_tokens_per_s", "throughput_tokens_per_s_per_chip"]
+        y += ["mfu", "share_communication"] if spec.mode == "training" else []
+        plots += [PlotSpec(x="cards", y=name) for name in y]
+    return plots
+
+
 def write_figures(scn: ResolvedScenario, rows: list[dict[str, Any]], fig_dir: Path) -> list[str]:
-    """Default plots (when batch varies), the scenario's own plots, and a roofline per model."""
-    specs = list(scn.spec.plots)
-    if len(scn.spec.workload.batch) > 1:
-        specs = list(DEFAULT_PLOTS) + specs
+    """Default plots, the scenario's own plots, time-breakdown bars for multi-card runs,
+    and a roofline per model (single-chip inference)."""
+    specs = default_plots(scn) + list(scn.spec.plots)
     written = []
+    if scn.spec.mode == "collective":
+        for spec in specs:
+            fig = plots.line_plot(rows, spec, scn.spec.title)
+            if fig is not None:
+                name = f"{spec.y}_vs_{spec.x}.png"
+                plots.save(fig, fig_dir / name)
+                written.append(name)
+        return written
     for model in scn.models:
         model_rows = [r for r in rows if r["model"] == model]
+        if scn.systems:
+            fig = plots.breakdown_bars(_representative(scn, model_rows), f"Where the time goes: {model}")
+            if fig is not None:
+                name = f"{_slug(model)}_time_breakdown.png"
+                plots.save(fig, fig_dir / name)
+                written.append(name)
         for spec in specs:
             fig = plots.line_plot(model_rows, spec, f"{scn.spec.title}\n{model}")
             if fig is not None:
                 name = f"{_slug(model)}_{spec.y}_vs_{spec.x}.png"
                 plots.save(fig, fig_dir / name)
                 written.append(name)
-        if scn.spec.roofline:
+        if scn.spec.roofline and scn.spec.mode == "inference" and scn.chips:
             prec, ops = roofline_ops(scn, model, model_rows)
             if ops:
                 roofs = {c: _roof(scn, c, prec) for c in scn.chips}
@@ -75,6 +105,21 @@ def write_figures(scn: ResolvedScenario, rows: list[dict[str, Any]], fig_dir: Pa
                 plots.save(plots.roofline(roofs, ops, title), fig_dir / name)
                 written.append(name)
     return written
+
+
+def _representative(scn: ResolvedScenario, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One slice of a sweep for breakdown bars: the first phase, the middle batch, the
+    first lengths (inference) or the first job (training); every system, card count, plan."""
+    if not rows:
+        return rows
+    first = rows[0]
+    keys = ("phase", "input_len", "output_len", "precision", "global_batch", "seq_len")
+    pick = [r for r in rows if all(r.get(k) == first.get(k) for k in keys)]
+    batches = sorted({r["batch"] for r in pick if r.get("batch") != ""})
+    if batches:
+        mid = batches[len(batches) // 2]
+        pick = [r for r in pick if r["batch"] == mid]
+    return [r for r in pick if r.get("system")]
 
 
 def _roof(scn: ResolvedScenario, chip_name: str, prec: Precision) -> tuple[float, float]:
@@ -123,8 +168,9 @@ def summary_markdown(scn: ResolvedScenario, rows: list[dict[str, Any]], figures:
         lines += [f"**Claim tested:** {s.claim}", ""]
     if s.description:
         lines += [s.description.strip(), ""]
-    lines += [f"{len(rows)} points ({n_ok} ran, {len(rows) - n_ok} failed): chips "
-              f"{', '.join(scn.chips)}; models {', '.join(scn.models)}; economics "
+    hardware = ", ".join([*scn.chips, *(f"{n} (cards {', '.join(map(str, s.cards))})" for n in scn.systems)])
+    lines += [f"{len(rows)} points ({n_ok} ran, {len(rows) - n_ok} failed): hardware "
+              f"{hardware}; models {', '.join(scn.models) or '-'}; economics "
               f"{scn.economics.electricity_price_per_kWh} {scn.economics.currency}/kWh, "
               f"{scn.economics.amortization_years} years amortisation.", ""]
     if s.findings:
@@ -134,15 +180,23 @@ def summary_markdown(scn: ResolvedScenario, rows: list[dict[str, Any]], figures:
                 lines += [f"**{f.text}**", ""]
             lines += [f"- {line}" for line in summary.finding_lines(rows, f, scn.canonical_chip)]
             lines.append("")
-    lines += ["## Best point per chip, model and phase", "", summary.best_table(rows), ""]
+    if s.mode == "inference":
+        lines += ["## Best point per chip, model and phase", "", summary.best_table(rows), ""]
+    elif s.mode == "training":
+        lines += ["## Fastest plan per system, model and card count", "", summary.training_table(rows), ""]
+    else:
+        lines += ["## Collectives (fastest algorithm per point)", "", summary.collective_table(rows), ""]
     fails = summary.failures(rows)
     if fails:
         lines += ["## Failed points", ""] + [f"- {f}" for f in fails] + [""]
-    assumed = [n for n, c in scn.chips.items() if c.status != "confirmed"]
+    specs = {**{n: c.status for n, c in scn.chips.items()},
+             **{n: sy.status for n, sy in scn.systems.items()},
+             **{sy.chip.name: sy.chip.status for sy in scn.systems.values()}}
+    assumed = [n for n, status in specs.items() if status != "confirmed"]
     if assumed:
-        lines += ["## Assumptions", "", "These chips' configs rest partly or wholly on assumed numbers "
+        lines += ["## Assumptions", "", "These configs rest partly or wholly on assumed numbers "
                   "(see their `sources:`); conclusions about them hold only under those assumptions: "
-                  + ", ".join(f"{n} ({scn.chips[n].status})" for n in assumed) + ".", ""]
+                  + ", ".join(f"{n} ({specs[n]})" for n in assumed) + ".", ""]
     if figures:
         lines += ["## Figures", ""] + [f"![{f}](figures/{f})" for f in figures] + [""]
     return "\n".join(lines)

@@ -198,12 +198,12 @@ def _system_chip(doc: LocatedYaml, name: str) -> ChipSpec:
 
 
 def system_with_chip(chip_name: str) -> SystemSpec:
-    """The first catalog system built from ``chip_name`` (for "N of this chip")."""
+    """The catalog system built from ``chip_name`` with the smallest scale-up domain (for
+    "N of this chip": an 8-GPU board rather than a rack)."""
     chip = load_chip(chip_name)
-    for name in names("system"):
-        system = load_system(name)
-        if system.chip.name == chip.name:
-            return system
+    hosts = [s for s in map(load_system, names("system")) if s.chip.name == chip.name]
+    if hosts:
+        return min(hosts, key=lambda s: (s.chips_per_node, s.name))
     raise UnknownNameError(f"no system in configs/systems has {chip.name}; name one "
                            f"(systems: {', '.join(names('system'))})")
 

@@ -3,11 +3,18 @@ and how micro-batches fill the pipeline. Shared by inference and training."""
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 from sim.analytical.evaluate import EnergyModel, PassCost, evaluate
 from sim.chips.costing import ChipCostModel, Placement
-from sim.comm import collective_time_s
+from sim.comm import (
+    algorithm_bandwidth_GBps,
+    bus_bandwidth_GBps,
+    collective_time_s,
+    registered_algorithms,
+)
+from sim.errors import UnsupportedError
 from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
 from sim.workload.ops import Graph
@@ -48,6 +55,30 @@ class SystemComm:
         if key not in self._cache:
             self._cache[key] = collective_time_s(self.system, call.kind, call.size_bytes, size, key[3])
         return self._cache[key]
+
+
+def collective_metrics(system: SystemSpec, kind: str, size_bytes: float, ranks: int) -> dict[str, float | str]:
+    """One collective over ``ranks`` consecutive chips of ``system``, as nccl-tests
+    reports it: time, algorithm and bus bandwidth, with the fastest algorithm named."""
+    times = {name: collective_time_s(system, kind, size_bytes, ranks, 1, name)  # type: ignore[arg-type]
+             for name in registered_algorithms() if _applies(system, kind, size_bytes, ranks, name)}
+    if not times:
+        raise UnsupportedError(f"no algorithm for {kind} over {ranks} ranks on {system.name}")
+    best = min(times, key=times.__getitem__)
+    t = times[best]
+    return {"time_s": t, "algorithm": best, "algbw_GBps": algorithm_bandwidth_GBps(size_bytes, t) if t else math.inf,
+            "busbw_GBps": bus_bandwidth_GBps(kind, size_bytes, ranks, t) if t else math.inf}  # type: ignore[arg-type]
+
+
+COLLECTIVE_METRICS = ["time_s", "algorithm", "algbw_GBps", "busbw_GBps"]
+
+
+def _applies(system: SystemSpec, kind: str, size_bytes: float, ranks: int, name: str) -> bool:
+    try:
+        collective_time_s(system, kind, size_bytes, ranks, 1, name)  # type: ignore[arg-type]
+    except UnsupportedError:
+        return False
+    return True
 
 
 def comm_time_s(calls: list[CommCall], plan: Parallelism, comm: CommCost, mode: str) -> float:

@@ -28,11 +28,13 @@ def line_plot(rows: list[Row], spec: PlotSpec, title: str) -> Figure | None:
         return None
     panels = sorted({r[spec.panels] for r in usable}, key=str)
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), squeeze=False)
+    varying = [k for k in SERIES_AXES if k not in (spec.x, spec.lines, spec.panels)
+               and len({str(r.get(k)) for r in usable}) > 1]
     for ax, panel in zip(axes[0], panels, strict=True):
         series: dict[Any, list[Row]] = defaultdict(list)
         for r in usable:
             if r[spec.panels] == panel:
-                series[_series_key(r, spec)].append(r)
+                series[_series_key(r, spec, varying)].append(r)
         for key, pts in sorted(series.items(), key=lambda kv: str(kv[0])):
             pts.sort(key=lambda r: r[spec.x])
             ax.plot([r[spec.x] for r in pts], [r[spec.y] for r in pts], marker="o", ms=3, label=key)
@@ -48,11 +50,43 @@ def line_plot(rows: list[Row], spec: PlotSpec, title: str) -> Figure | None:
     return fig
 
 
-def _series_key(r: Row, spec: PlotSpec) -> str:
-    """The line label: the ``lines`` column plus any other axis that varies (so lines with
-    different input lengths or precisions are not merged)."""
-    extra = [f"{k}={r[k]}" for k in ("input_len", "precision") if k not in (spec.x, spec.lines, spec.panels)]
+# Input axes that split lines when they vary (a plan entry is one line across card counts).
+SERIES_AXES = ("input_len", "precision", "plan_index", "global_batch", "seq_len", "collective", "size_bytes")
+
+
+def _series_key(r: Row, spec: PlotSpec, varying: list[str]) -> str:
+    """The line label: the ``lines`` column plus the other axes that vary (so lines with
+    different input lengths, precisions or parallelism entries are not merged)."""
+    extra = [f"plan#{r[k]}" if k == "plan_index" else f"{k}={r.get(k)}" for k in varying]
     return " ".join([str(r[spec.lines]), *extra])
+
+
+SHARES = ("compute", "memory", "overhead", "communication", "bubble")
+SHARE_COLORS = {"compute": "tab:blue", "memory": "tab:orange", "overhead": "tab:gray",
+                "communication": "tab:red", "bubble": "tab:purple"}
+
+
+def breakdown_bars(rows: list[Row], title: str) -> Figure | None:
+    """Stacked bars of where the time goes (compute / memory / overhead / communication /
+    bubble shares), one bar per hardware, card count and plan."""
+    usable = [r for r in rows if not r.get("error") and isinstance(r.get("share_compute"), (int, float))]
+    if not usable:
+        return None
+    bars: dict[str, Row] = {}
+    for r in usable:
+        bars.setdefault(f"{r['chip']} x{r.get('cards', 1)} {r.get('plan', '')}".strip(), r)
+    labels = list(bars)
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * len(labels) + 2), 4.2))
+    bottom = [0.0] * len(labels)
+    for share in SHARES:
+        vals = [float(bars[k].get(f"share_{share}", 0.0) or 0.0) for k in labels]
+        ax.bar(range(len(labels)), vals, bottom=bottom, label=share, color=SHARE_COLORS[share])
+        bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=7)
+    ax.set(ylabel="share of time", ylim=(0, 1.05), title=title)
+    ax.legend(fontsize=7, ncols=5, loc="upper center", bbox_to_anchor=(0.5, -0.45))
+    fig.tight_layout()
+    return fig
 
 
 def roofline(chips: dict[str, tuple[float, float]], ops: list[dict[str, Any]], title: str) -> Figure:

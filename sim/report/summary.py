@@ -9,7 +9,8 @@ from typing import Any
 from sim.scenario.spec import Finding
 
 Row = dict[str, Any]
-MATCH_KEYS = ("model", "phase", "batch", "input_len", "output_len", "precision")
+MATCH_KEYS = ("model", "phase", "batch", "input_len", "output_len", "precision", "cards", "plan_index",
+              "global_batch", "seq_len", "collective", "size_bytes")
 
 
 def ok(rows: list[Row]) -> list[Row]:
@@ -24,7 +25,10 @@ def _group(rows: list[Row], by: list[str]) -> dict[tuple, list[Row]]:
 
 
 def _label(by: list[str], key: tuple) -> str:
-    return ", ".join(f"{k}={v}" for k, v in zip(by, key, strict=True)) or "all points"
+    """``k=v`` for the group's keys that carry a value (a parallelism entry as plan#i)."""
+    parts = [f"plan#{v}" if k == "plan_index" else f"{k}={v}"
+             for k, v in zip(by, key, strict=True) if v not in ("", None)]
+    return ", ".join(parts) or "all points"
 
 
 def _num(x: Any) -> float | None:
@@ -120,7 +124,36 @@ def finding_lines(rows: list[Row], f: Finding, canonical) -> list[str]:
         return bounds(rows, f)
     if f.kind == "trend":
         return trend(rows, f)
+    if f.kind == "match":
+        return match(rows, f, canonical(f.of), canonical(f.to))
     return crossover(rows, f)
+
+
+def _best_by_cards(rows: list[Row], chip: str, metric: str) -> dict[int, float]:
+    """``chip``'s highest ``metric`` at each card count (over plans and the other axes)."""
+    per: dict[int, float] = {}
+    for r in rows:
+        if r["chip"] == chip and _num(r.get(metric)) is not None:
+            per[r["cards"]] = max(per.get(r["cards"], r[metric]), r[metric])
+    return per
+
+
+def match(rows: list[Row], f: Finding, of: str, to: str) -> list[str]:
+    """How many cards of ``of`` reach ``to``'s best ``metric`` at each of its card counts."""
+    out = []
+    for key, group in _group(ok(rows), f.by).items():
+        mine, theirs = _best_by_cards(group, of, f.metric), _best_by_cards(group, to, f.metric)
+        for cards, target in sorted(theirs.items()):
+            enough = [n for n, v in sorted(mine.items()) if v >= target]
+            if enough:
+                out.append(f"{_label(f.by, key)}: {enough[0]} x {of} reach {to} x{cards}'s {f.metric} "
+                           f"({mine[enough[0]]:.4g} vs {target:.4g}).")
+            else:
+                most = max(mine, default=None)
+                got = f"{mine[most]:.4g} at {most} cards" if most else "no point ran"
+                out.append(f"{_label(f.by, key)}: no card count of {of} up to {most} reaches {to} x{cards}'s "
+                           f"{f.metric} ({target:.4g}; best {got}).")
+    return out
 
 
 def best_table(rows: list[Row]) -> str:
@@ -147,3 +180,32 @@ def failures(rows: list[Row]) -> list[str]:
             groups[(r["chip"], r["model"], str(r["error"]).split(":")[0])].append(r)
     return [f"{len(rs)} point(s) of {chip} / {model} failed (e.g. {rs[0]['phase']}, batch {rs[0]['batch']}, "
             f"input {rs[0]['input_len']}): {rs[0]['error']}" for (chip, model, _), rs in groups.items()]
+
+
+def training_table(rows: list[Row]) -> str:
+    """Per system, model and card count: the fastest plan and its step time, MFU,
+    communication and bubble shares, memory per chip and cost."""
+    head = ("| system | model | cards | plan | tokens/s | step s | MFU | comm share | bubble share | "
+            "GB/chip | cost/Mtok |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for (chip, model, cards), group in _group(ok(rows), ["chip", "model", "cards"]).items():
+        r = max(group, key=lambda r: r["throughput_tokens_per_s"])
+        lines.append(f"| {chip} | {model} | {cards} | {r['plan']} | {r['throughput_tokens_per_s']:.4g} | "
+                     f"{r['step_time_s']:.3g} | {r['mfu']:.1%} | {r['share_communication']:.1%} | "
+                     f"{r['share_bubble']:.1%} | {r['memory_required_bytes'] / 1e9:.1f} | "
+                     f"{r['cost_per_million_tokens']:.3g} {r['currency']} |")
+    return "\n".join(lines)
+
+
+def collective_table(rows: list[Row]) -> str:
+    """Per system, collective and card count: bus bandwidth at the largest size, and the
+    time of the smallest size (the latency floor)."""
+    head = ("| system | collective | cards | busbw at largest size GB/s | algorithm | time at smallest size us |\n"
+            "|---|---|---|---|---|---|")
+    lines = [head]
+    for (chip, kind, cards), group in _group(ok(rows), ["chip", "collective", "cards"]).items():
+        big = max(group, key=lambda r: r["size_bytes"])
+        small = min(group, key=lambda r: r["size_bytes"])
+        lines.append(f"| {chip} | {kind} | {cards} | {big['busbw_GBps']:.4g} | {big['algorithm']} | "
+                     f"{small['time_s'] * 1e6:.3g} |")
+    return "\n".join(lines)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from sim.analytical.economics import Economics
 from sim.analytical.inference import metric_columns
+from sim.analytical.multicard import COLLECTIVE_METRICS
 from sim.analytical.training import training_metric_columns
 from sim.catalog import (
     build_chip,
@@ -53,7 +54,8 @@ class ResolvedScenario:
         return self.spec.points(list(self.chips), list(self.models), list(self.systems))
 
     def metric_columns(self) -> list[str]:
-        return training_metric_columns() if self.spec.mode == "training" else metric_columns()
+        return {"training": training_metric_columns, "collective": lambda: list(COLLECTIVE_METRICS),
+                "inference": metric_columns}[self.spec.mode]()
 
 
 def resolve_plan(entry: PlanEntry, cards: int, system: SystemSpec | None, mode: str) -> Parallelism:

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from sim.analytical.economics import Economics
 from sim.analytical.inference import predict
-from sim.analytical.multicard import SystemComm
+from sim.analytical.multicard import SystemComm, collective_metrics
 from sim.analytical.training import predict_training
 from sim.chips.base import ChipSpec
 from sim.errors import SimError
@@ -51,6 +51,11 @@ def evaluate_point(point: dict[str, Any]) -> dict[str, Any]:
     """Inputs + metrics of one point; a failure becomes an ``error`` column, not an exception."""
     row = dict(point)
     try:
+        if point["phase"] == "collective":
+            system = _STATE["systems"][row["system"]].sized(row["cards"])
+            row.update(collective_metrics(system, point["collective"], point["size_bytes"], row["cards"]))
+            row["error"] = ""
+            return row
         chip, plan, comm = _hardware(row)
         model = _STATE["models"][point["model"]]
         if point["phase"] == "training":

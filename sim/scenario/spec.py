@@ -73,6 +73,19 @@ class TrainingAxes(Spec):
         return v if isinstance(v, list) else [v]
 
 
+class CollectiveAxes(Spec):
+    """Collective axes (``mode: collective``): each kind at each size over every system
+    and card count, reported the nccl-tests way."""
+
+    kind: list[Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast"]] = ["all_reduce"]
+    size_bytes: list[float] = Field(min_length=1)
+
+    @field_validator("kind", "size_bytes", mode="before")
+    @classmethod
+    def _scalar_to_list(cls, v: Any) -> Any:
+        return v if isinstance(v, list) else [v]
+
+
 class PlanEntry(Spec):
     """A parallelism layout for a card count. Left out, ``tp`` fills the scale-up domain
     (inference) or is 1 (training), ``pp`` is 1, and ``dp`` takes the remaining cards."""
@@ -100,9 +113,11 @@ class Finding(Spec):
     - ``crossover``: per chip and group, the smallest value of ``axis`` at which ``metric``
       (e.g. ``bound``) first equals ``value`` (default ``compute``).
     - ``trend``: per chip and group, ``metric`` at the smallest and largest ``axis`` value.
+    - ``match``: per group and per card count of system ``to``, the fewest cards of system
+      ``of`` whose best ``metric`` (over plans) reaches ``to``'s.
     """
 
-    kind: Literal["compare", "best", "bound", "crossover", "trend"]
+    kind: Literal["compare", "best", "bound", "crossover", "trend", "match"]
     metric: Metric = "throughput_tokens_per_s"
     of: str | None = None
     to: str | None = None
@@ -114,8 +129,8 @@ class Finding(Spec):
 
     @model_validator(mode="after")
     def _compare_needs_chips(self) -> Finding:
-        if self.kind == "compare" and not (self.of and self.to):
-            raise ValueError("a compare finding needs 'of' and 'to' chip names")
+        if self.kind in ("compare", "match") and not (self.of and self.to):
+            raise ValueError(f"a {self.kind} finding needs 'of' and 'to' chip or system names")
         return self
 
 
@@ -139,15 +154,16 @@ class Scenario(Spec):
     title: str
     claim: str = ""
     description: str = ""
-    mode: Literal["inference", "training"] = "inference"
+    mode: Literal["inference", "training", "collective"] = "inference"
     chips: list[str] = []
     chip_variants: list[ChipVariant] = []
     systems: list[str] = []
     cards: list[PositiveInt] = [1]
     parallelism: list[PlanEntry] = [PlanEntry()]
-    models: list[str | ModelEntry] = Field(min_length=1)
+    models: list[str | ModelEntry] = []
     workload: Axes | None = None
     training: TrainingAxes | None = None
+    collective: CollectiveAxes | None = None
     economics: dict[str, Any] = {}
     findings: list[Finding] = []
     plots: list[PlotSpec] = []
@@ -157,10 +173,14 @@ class Scenario(Spec):
     def _complete(self) -> Scenario:
         if not (self.chips or self.chip_variants or self.systems):
             raise ValueError("name at least one of chips, chip_variants or systems")
+        if self.mode != "collective" and not self.models:
+            raise ValueError("name at least one model")
         if self.mode == "inference" and self.workload is None:
             raise ValueError("an inference scenario needs a workload: block")
         if self.mode == "training" and (self.training is None or not self.systems):
             raise ValueError("a training scenario needs a training: block and systems")
+        if self.mode == "collective" and (self.collective is None or not self.systems):
+            raise ValueError("a collective scenario needs a collective: block and systems")
         return self
 
     def model_names(self) -> list[str]:
@@ -173,6 +193,12 @@ class Scenario(Spec):
         resolved to tp/pp/dp per card count by the loader (``plan`` holds the entry)."""
         hardware = [(c, None, 1, None) for c in chips]
         hardware += [(s, s, n, i) for s in systems for n in self.cards for i in range(len(self.parallelism))]
+        if self.mode == "collective":
+            c = self.collective
+            assert c is not None
+            return [{**_blank_row(), "chip": hw, "system": sys, "cards": n, "plan_index": 0, "model": "",
+                     "phase": "collective", "collective": k, "size_bytes": size, "precision": ""}
+                    for (hw, sys, n, i) in hardware if sys and i == 0 for k in c.kind for size in c.size_bytes]
         if self.mode == "training":
             t = self.training
             assert t is not None
@@ -202,4 +228,4 @@ class Scenario(Spec):
 def _blank_row() -> dict[str, Any]:
     return {"system": "", "cards": 1, "plan": "", "tp": 1, "pp": 1, "dp": 1, "ep": 1, "batch": "", "input_len": "",
             "output_len": "", "weights_dtype": "", "activations_dtype": "", "kv_cache_dtype": "",
-            "global_batch": "", "seq_len": ""}
+            "global_batch": "", "seq_len": "", "collective": "", "size_bytes": ""}
