@@ -1,0 +1,51 @@
+"""Serving figures as pure functions of rate-sweep rows and time series."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from sim.report.plots import plt
+
+LATENCIES = (("ttft_p90_s", "TTFT p90 (s)"), ("tpot_p90_s", "TPOT p90 (s)"), ("e2e_p90_s", "end-to-end p90 (s)"))
+
+
+def latency_vs_throughput(rows: list[dict[str, Any]], title: str, line: str = "chip") -> Figure | None:
+    """p90 TTFT, TPOT and end-to-end latency against output tokens/s, one line per
+    ``line`` value, points in rate order; saturated rates are drawn hollow."""
+    usable = [r for r in rows if not r.get("error")]
+    if not usable:
+        return None
+    series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in usable:
+        series[str(r[line])].append(r)
+    fig, axes = plt.subplots(1, len(LATENCIES), figsize=(5.0 * len(LATENCIES), 4))
+    for ax, (col, label) in zip(axes, LATENCIES, strict=True):
+        for i, (key, pts) in enumerate(sorted(series.items())):
+            pts.sort(key=lambda r: r["rate_per_s"])
+            color = f"C{i % 10}"
+            xs, ys = [r["output_tokens_per_s"] for r in pts], [r[col] for r in pts]
+            ax.plot(xs, ys, color=color, label=key)
+            ax.scatter(xs, ys, color=color, s=16,
+                       facecolors=["none" if r["saturated"] else color for r in pts])
+        ax.set(xlabel="output tokens/s", ylabel=label, yscale="log")
+        ax.grid(True, which="both", alpha=0.25)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title + "  (hollow: saturated rate)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def serving_timeline(t_s, waiting, kv_util, title: str) -> Figure:
+    """Waiting requests and KV-cache utilisation over simulated time."""
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    ax.step(t_s, waiting, where="post", color="C0", lw=0.8)
+    ax.set(xlabel="simulated time (s)", ylabel="waiting requests", title=title)
+    ax2 = ax.twinx()
+    ax2.plot(t_s, kv_util, color="C3", lw=0.8)
+    ax2.set(ylabel="KV cache in use (share)", ylim=(0, 1.05))
+    ax.grid(True, alpha=0.25)
+    fig.tight_layout()
+    return fig
