@@ -64,6 +64,7 @@ class TrainingPrediction:
     memory: TrainingMemory
     memory_available_bytes: float
     micro_batches: int
+    sequences_per_step: int
     energy_j_per_step: float
     avg_power_W: float
     cost_per_million_tokens: float
@@ -75,11 +76,11 @@ class TrainingPrediction:
         """Flat metric columns (for CSV and JSON)."""
         row: dict[str, float | str] = {
             "step_time_s": self.step_time_s, "throughput_tokens_per_s": self.tokens_per_s,
-            "tokens_per_s_per_chip": self.tokens_per_s / self.chips, "mfu": self.mfu, "hfu": self.hfu,
+            "throughput_tokens_per_s_per_chip": self.tokens_per_s / self.chips, "mfu": self.mfu, "hfu": self.hfu,
             "memory_required_bytes": self.memory.total, "memory_available_bytes": self.memory_available_bytes,
             "memory_weights_bytes": self.memory.weights, "memory_grads_bytes": self.memory.grads,
             "memory_optimizer_bytes": self.memory.optimizer, "memory_activations_bytes": self.memory.activations,
-            "micro_batches": self.micro_batches, "energy_j_per_step": self.energy_j_per_step,
+            "sequences_per_step": self.sequences_per_step, "micro_batches": self.micro_batches, "energy_j_per_step": self.energy_j_per_step,
             "avg_power_W": self.avg_power_W, "cost_per_million_tokens": self.cost_per_million_tokens,
             "currency": self.currency, "chips": self.chips,
         }
@@ -90,7 +91,7 @@ class TrainingPrediction:
 def training_metric_columns() -> list[str]:
     """Names of the columns ``TrainingPrediction.metrics`` produces, in order."""
     mem = TrainingMemory(1.0, 1.0, 1.0, 1.0)
-    dummy = TrainingPrediction(1.0, 1.0, 1.0, 1.0, mem, 1.0, 1, 1.0, 1.0, 1.0, "", 1,
+    dummy = TrainingPrediction(1.0, 1.0, 1.0, 1.0, mem, 1.0, 1, 1, 1.0, 1.0, 1.0, "", 1,
                                breakdown_s=dict.fromkeys((*BOUNDS, "optimizer"), 1.0))
     return list(dummy.metrics())
 
@@ -171,7 +172,7 @@ def predict_training(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: P
     idle = (plan.pp - 1) / (plan.vpp if plan.schedule == "interleaved" else 1)
     step.add_bubble(idle * micro.time_s)
     step.add_comm(_exposed_dp_comm(model, plan, stages, comm, fwd.time_s, bwd.time_s, m))
-    opt = evaluate(Graph((Block("optimizer", (optimizer_op(_optimizer_params(model, plan)),), 1),), 0, 0), cm, energy, pl)
+    opt = evaluate(Graph((Block("optimizer", (optimizer_op(_optimizer_params(model, plan), p),), 1),), 0, 0), cm, energy, pl)
     step.add(opt)
     return _prediction(chip, model, job, plan, econ, step, fwd, bwd, m, mem)
 
@@ -227,7 +228,8 @@ def _prediction(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: Parall
     breakdown["optimizer"] = step.by_category.get("optimizer", 0.0)
     return TrainingPrediction(
         step_time_s=t, tokens_per_s=job.tokens / t, mfu=mfu, hfu=hfu, memory=mem,
-        memory_available_bytes=chip.capacity_bytes, micro_batches=m, energy_j_per_step=energy,
+        memory_available_bytes=chip.capacity_bytes, micro_batches=m, sequences_per_step=job.global_batch,
+        energy_j_per_step=energy,
         avg_power_W=energy / t / chips, cost_per_million_tokens=cost / job.tokens * 1e6, currency=econ.currency,
         chips=chips, breakdown_s=breakdown,
     )

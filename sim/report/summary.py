@@ -10,7 +10,7 @@ from sim.scenario.spec import Finding
 
 Row = dict[str, Any]
 MATCH_KEYS = ("model", "phase", "batch", "input_len", "output_len", "precision", "cards", "plan_index",
-              "global_batch", "seq_len", "collective", "size_bytes")
+              "global_batch", "batch_per_replica", "seq_len", "collective", "size_bytes")
 
 
 def ok(rows: list[Row]) -> list[Row]:

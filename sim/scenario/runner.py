@@ -59,7 +59,8 @@ def evaluate_point(point: dict[str, Any]) -> dict[str, Any]:
         chip, plan, comm = _hardware(row)
         model = _STATE["models"][point["model"]]
         if point["phase"] == "training":
-            job = TrainingJob(global_batch=point["global_batch"], seq_len=point["seq_len"],
+            gb = point["global_batch"] or point["batch_per_replica"] * (plan.dp if plan else 1)
+            job = TrainingJob(global_batch=gb, seq_len=point["seq_len"],
                               precision=point["precision"])
             pred: Any = predict_training(chip, model, job, plan or Parallelism(), _STATE["econ"], comm)
         else:

@@ -61,16 +61,25 @@ class Axes(Spec):
 
 
 class TrainingAxes(Spec):
-    """Training job axes (``mode: training``): every combination is one point."""
+    """Training job axes (``mode: training``): every combination is one point. The batch
+    is either ``global_batch`` (fixed: strong scaling) or ``batch_per_replica`` sequences
+    per data-parallel replica (grows with the card count: weak scaling)."""
 
-    global_batch: list[PositiveInt] = Field(min_length=1)
+    global_batch: list[PositiveInt] = []
+    batch_per_replica: list[PositiveInt] = []
     seq_len: list[PositiveInt] = Field(min_length=1)
     precision: list[Literal["bf16", "fp16", "fp8"]] = ["bf16"]
 
-    @field_validator("global_batch", "seq_len", "precision", mode="before")
+    @field_validator("global_batch", "batch_per_replica", "seq_len", "precision", mode="before")
     @classmethod
     def _scalar_to_list(cls, v: Any) -> Any:
         return v if isinstance(v, list) else [v]
+
+    @model_validator(mode="after")
+    def _one_batch_axis(self) -> TrainingAxes:
+        if bool(self.global_batch) == bool(self.batch_per_replica):
+            raise ValueError("give exactly one of global_batch or batch_per_replica")
+        return self
 
 
 class CollectiveAxes(Spec):
@@ -202,10 +211,12 @@ class Scenario(Spec):
         if self.mode == "training":
             t = self.training
             assert t is not None
-            combos = itertools.product(hardware, models, t.precision, t.seq_len, t.global_batch)
+            batches = [("global_batch", b) for b in t.global_batch] + [("batch_per_replica", b)
+                                                                       for b in t.batch_per_replica]
+            combos = itertools.product(hardware, models, t.precision, t.seq_len, batches)
             return [{**_blank_row(), "chip": hw, "system": sys or "", "cards": n, "plan_index": i, "model": m,
-                     "phase": "training", "precision": p, "seq_len": s, "global_batch": gb}
-                    for (hw, sys, n, i), m, p, s, gb in combos]
+                     "phase": "training", "precision": p, "seq_len": s, key: b}
+                    for (hw, sys, n, i), m, p, s, (key, b) in combos]
         w = self.workload
         assert w is not None
         model_precisions = [(name, w.precisions() if isinstance(entry, str) else as_precisions(entry.precision))
@@ -228,4 +239,4 @@ class Scenario(Spec):
 def _blank_row() -> dict[str, Any]:
     return {"system": "", "cards": 1, "plan": "", "tp": 1, "pp": 1, "dp": 1, "ep": 1, "batch": "", "input_len": "",
             "output_len": "", "weights_dtype": "", "activations_dtype": "", "kv_cache_dtype": "",
-            "global_batch": "", "seq_len": "", "collective": "", "size_bytes": ""}
+            "global_batch": "", "batch_per_replica": "", "seq_len": "", "collective": "", "size_bytes": ""}

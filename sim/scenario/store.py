@@ -12,7 +12,7 @@ import yaml
 
 # "chip" names the hardware of a point: a chip (one card) or a system (``cards`` of them).
 INPUT_COLUMNS = ["chip", "system", "cards", "plan", "tp", "pp", "dp", "ep", "model", "phase", "batch", "input_len",
-                 "output_len", "global_batch", "seq_len", "collective", "size_bytes", "precision", "weights_dtype", "activations_dtype",
+                 "output_len", "global_batch", "batch_per_replica", "seq_len", "collective", "size_bytes", "precision", "weights_dtype", "activations_dtype",
                  "kv_cache_dtype"]
 
 

@@ -100,9 +100,11 @@ def backward_graph(forward: Graph) -> Graph:
     return Graph(blocks, forward.tokens_in, forward.tokens_in)
 
 
-def optimizer_op(params: float) -> Op:
-    """Adam over ``params`` parameters: a memory-bound pass over fp32 state."""
-    return Op("adam_step", "elementwise", "optimizer", flops=ADAM_FLOPS_PER_PARAM * params, dtype="fp32",
+def optimizer_op(params: float, p: Precision) -> Op:
+    """Adam over ``params`` parameters: a memory-bound pass over fp32 state. Its few flops
+    are priced like other pointwise ops, at the activations' format (some accelerators
+    publish no fp32 rate; the op is bandwidth-bound either way)."""
+    return Op("adam_step", "elementwise", "optimizer", flops=ADAM_FLOPS_PER_PARAM * params, dtype=p.activations,
               act_in_bytes=ADAM_READ_BYTES_PER_PARAM * params, act_out_bytes=ADAM_WRITE_BYTES_PER_PARAM * params)
 
 
