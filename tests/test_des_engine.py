@@ -191,3 +191,16 @@ def test_bad_inputs_are_clear_errors(h100_8b):
         _run(chip, model, _fixed(2, 1.0, inp=4000), Scheduler(policy="continuous", max_batched_tokens=2048))
     with pytest.raises(UnsupportedError, match="context"):
         _run(chip, model, _fixed(2, 1.0, inp=200_000), Scheduler(policy="chunked"))
+
+
+@pytest.mark.parametrize("policy", ["continuous", "chunked"])
+def test_disaggregated_decode_pool_preempts_and_recomputes(h100_8b, policy):
+    """A decode chip short of KV blocks preempts; the victims recompute there and finish."""
+    chip, model = h100_8b
+    sched = Scheduler(policy=policy, kv_blocks=3 * IN // 16 + 8)
+    res = _run(chip, model, _fixed(30, 200.0), sched,
+               disaggregation=Disaggregation(link_GBps=50.0, prefill_replicas=2, decode_replicas=1))
+    assert res.preemptions > 0
+    assert all(r.finish_s > 0 and r.generated == r.output_len for r in res.requests)
+    with pytest.raises(ConfigError, match="disaggregated"):
+        _run(chip, model, _fixed(3, 1.0), Scheduler(policy="static"), disaggregation=Disaggregation(link_GBps=50.0))

@@ -106,6 +106,8 @@ def simulate(cost: IterationCost, serving: Serving, requests: list[Request],
         replicas = [Replica(env, i, make(cost), cost, rec) for i in range(serving.replicas)]
         entry = _router(replicas)
     else:
+        if cls.reserves_full_context:
+            raise ConfigError(f"policy {sched.policy} cannot run disaggregated pools; use continuous or chunked")
         dcost = decode_cost or cost
         decoders = [Replica(env, dis.prefill_replicas + i, make(dcost), dcost, rec)
                     for i in range(dis.decode_replicas)]

@@ -30,6 +30,8 @@ class ChunkedPrefill(Policy):
             budget -= new
         while budget > 0 and self.waiting and self.running < self.spec.max_seqs:
             req = self.waiting[0]
+            if not req.to_prefill:  # KV arrived from a prefill pool: waits for blocks
+                break
             new = self._chunk(req, budget)
             if not new:
                 break

@@ -19,6 +19,8 @@ class ContinuousBatching(Policy):
         while self.waiting and self.running < self.spec.max_seqs:
             req = self.waiting[0]
             new = req.to_prefill
+            if not new:  # KV arrived from a prefill pool: waits for blocks, not compute
+                break
             need = self.kv.blocks(req.target)
             if tokens + new > self.spec.max_batched_tokens or need > self.kv.free:
                 break
