@@ -17,8 +17,8 @@ from sim.analytical.iteration import IterationCost
 from sim.des.policies import Policy, policy_class, token_budget
 from sim.des.record import Recorder, ServingResult
 from sim.des.request import Request
-from sim.des.spec import Serving
-from sim.errors import CapacityError, ConfigError
+from sim.des.spec import Disaggregation, Serving
+from sim.errors import CapacityError, ConfigError, SimError
 from sim.units import GB, US
 
 
@@ -89,6 +89,8 @@ def simulate(cost: IterationCost, serving: Serving, requests: list[Request],
     """Serve ``requests`` (fresh, in arrival order) and record what happened. With
     disaggregation, ``cost`` is the prefill chip's and ``decode_cost`` (default: the same)
     the decode chip's."""
+    if any(r.spans or r.finish_s >= 0 for r in requests):
+        raise ConfigError("these requests were already served; make new ones (make_requests)")
     wall = time.perf_counter()
     env = simpy.Environment()
     sched = serving.scheduler
@@ -100,41 +102,16 @@ def simulate(cost: IterationCost, serving: Serving, requests: list[Request],
         blocks = sched.kv_blocks or c.kv_capacity_tokens // sched.block_tokens
         return cls(spec, blocks, hand_off=hand_off)
 
-    rec = Recorder(env, len(requests))
-    dis = serving.disaggregation
-    if dis is None:
+    rec = Recorder()
+    if serving.disaggregation is None:
         replicas = [Replica(env, i, make(cost), cost, rec) for i in range(serving.replicas)]
         entry = _router(replicas)
     else:
         if cls.reserves_full_context:
             raise ConfigError(f"policy {sched.policy} cannot run disaggregated pools; use continuous or chunked")
-        dcost = decode_cost or cost
-        decoders = [Replica(env, dis.prefill_replicas + i, make(dcost), dcost, rec)
-                    for i in range(dis.decode_replicas)]
-        to_decode = _router(decoders)
-        links = [simpy.Resource(env, 1) for _ in range(dis.prefill_replicas)]
-        per_token_s = cost.kv_bytes_per_token / (dis.link_GBps * GB)
-
-        def transfer(src: Replica, req: Request):
-            with links[src.index].request() as slot:
-                yield slot
-                yield env.timeout(req.cached * per_token_s + dis.link_latency_us * US)
-            src.policy.release(req)
-            src.poke()
-            req.span("transfer", env.now)
-            rec.transfers += 1
-            to_decode(req)
-
-        def handoff(src: Replica, req: Request) -> None:
-            env.process(transfer(src, req))
-
-        prefillers = [Replica(env, i, make(cost, hand_off=True), cost, rec, handoff)
-                      for i in range(dis.prefill_replicas)]
-        replicas = prefillers + decoders
-        entry = _router(prefillers)
-        for p in decoders:
-            _check(requests, p.policy, budget, "a decode chip")
-    _check(requests, replicas[0].policy, budget, "a chip")
+        replicas, entry = _disaggregated(env, serving.disaggregation, make, cost, decode_cost or cost, rec)
+    for r in replicas:
+        _check(requests, r.policy, budget, f"chip {r.index}")
     rec.watch([r.policy for r in replicas])
 
     def arrivals():
@@ -146,4 +123,33 @@ def simulate(cost: IterationCost, serving: Serving, requests: list[Request],
 
     env.process(arrivals())
     env.run()
+    if rec.done < len(requests):
+        raise SimError(f"{len(requests) - rec.done} of {len(requests)} requests never finished: "
+                       f"the {sched.policy} policy stalled (a bug; please report the inputs)")
     return rec.result(requests, [r.policy for r in replicas], time.perf_counter() - wall)
+
+
+def _disaggregated(env: simpy.Environment, dis: Disaggregation, make: Callable[..., Policy],
+                   cost: IterationCost, dcost: IterationCost, rec: Recorder):
+    """Prefill chips hand finished prompts to a link (one per prefill chip, one transfer
+    at a time); the KV cache arrives at the least-loaded decode chip."""
+    decoders = [Replica(env, dis.prefill_replicas + i, make(dcost), dcost, rec) for i in range(dis.decode_replicas)]
+    to_decode = _router(decoders)
+    links = [simpy.Resource(env, 1) for _ in range(dis.prefill_replicas)]
+    per_token_s = cost.kv_bytes_per_token / (dis.link_GBps * GB)
+
+    def transfer(src: Replica, req: Request):
+        with links[src.index].request() as slot:
+            yield slot
+            yield env.timeout(req.cached * per_token_s + dis.link_latency_us * US)
+        src.policy.release(req)
+        src.poke()
+        req.span("transfer", env.now)
+        rec.transfers += 1
+        to_decode(req)
+
+    def handoff(src: Replica, req: Request) -> None:
+        env.process(transfer(src, req))
+
+    prefillers = [Replica(env, i, make(cost, hand_off=True), cost, rec, handoff) for i in range(dis.prefill_replicas)]
+    return prefillers + decoders, _router(prefillers)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import simpy
 
 from sim.des.policies import Iteration, Policy
 from sim.des.request import Request
@@ -43,8 +42,7 @@ class ServingResult:
 
 
 class Recorder:
-    def __init__(self, env: simpy.Environment, n: int) -> None:
-        self.env = env
+    def __init__(self) -> None:
         self.arrivals = self.transfers = self.done = 0
         self._policies: list[Policy] = []
         self._qt: list[float] = [0.0]
