@@ -55,6 +55,7 @@ class ChipCostModel:
     def __init__(self, spec) -> None:
         self.spec = spec
         self._peak: dict[str, float] = {}
+        self._ceiling: dict[str, float] = {}
 
     def peak_flops(self, dtype: str) -> float:
         """Peak flop/s the chip reaches in ``dtype`` (after format fallback)."""
@@ -62,10 +63,16 @@ class ChipCostModel:
             self._peak[dtype] = self.spec.compute.peak_flops(dtype)
         return self._peak[dtype]
 
+    def matmul_ceiling(self, dtype: str) -> float:
+        """The chip's measured large-GEMM fraction of peak in ``dtype``."""
+        if dtype not in self._ceiling:
+            self._ceiling[dtype] = self.spec.compute.matmul_fraction(dtype)
+        return self._ceiling[dtype]
+
     def matmul_efficiency(self, op: Op) -> float:
         """Fraction of peak a matmul / attention op reaches; the roofline core uses the
         chip's measured ceiling for large GEMMs."""
-        return self.spec.compute.max_matmul_fraction
+        return self.matmul_ceiling(op.dtype)
 
     def op_overhead_s(self, op: Op) -> float:
         """Fixed time per op execution (kernel launch, op dispatch)."""

@@ -30,13 +30,12 @@ class GpuStructure(Spec):
 class GpuCostModel(ChipCostModel):
     def __init__(self, spec: GpuSpec) -> None:
         super().__init__(spec)
-        self._ceiling = spec.compute.max_matmul_fraction
         self._sms = spec.gpu.sm_count
         self._tiles = spec.gpu.cta_tiles
         self._overhead_s = spec.gpu.kernel_overhead_us * US
 
     def matmul_efficiency(self, op: Op) -> float:
-        return self._ceiling * gpu_tile_efficiency(op.batch, op.m, op.n, op.k, self._sms, self._tiles)
+        return self.matmul_ceiling(op.dtype) * gpu_tile_efficiency(op.batch, op.m, op.n, op.k, self._sms, self._tiles)
 
     def op_overhead_s(self, op: Op) -> float:
         return self._overhead_s

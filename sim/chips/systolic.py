@@ -34,7 +34,6 @@ class SystolicCostModel(ChipCostModel):
         super().__init__(spec)
         s = spec.systolic
         self._shape = (s.array_rows, s.array_cols, s.array_count)
-        self._ceiling = spec.compute.max_matmul_fraction
         self._overhead_s = s.op_overhead_us * US
         self._sram_bytes = (spec.onchip_sram_MiB or 0.0) * MiB
 
@@ -50,7 +49,7 @@ class SystolicCostModel(ChipCostModel):
     def matmul_efficiency(self, op: Op) -> float:
         rows, cols, arrays = self._shape
         eff = systolic_efficiency(op.batch, op.m, op.n, op.k, rows, cols, arrays, self._m_chunk(op))
-        return self._ceiling * eff
+        return self.matmul_ceiling(op.dtype) * eff
 
     def op_overhead_s(self, op: Op) -> float:
         return self._overhead_s

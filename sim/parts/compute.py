@@ -14,11 +14,16 @@ class Compute(Spec):
 
     peak_dense_TFLOPS: dict[Dtype, PositiveFloat]
     max_matmul_fraction: float = Field(gt=0, le=1)
+    # Where a format has its own measured ceiling (e.g. fp8 GEMMs reach a smaller share of
+    # their doubled peak); formats not listed use max_matmul_fraction.
+    matmul_fraction_by_dtype: dict[Dtype, float] = {}
 
     @model_validator(mode="after")
     def _has_a_matmul_format(self) -> "Compute":
         if not {"bf16", "fp16", "fp8", "int8"} & set(self.peak_dense_TFLOPS):
             raise ValueError("peak_dense_TFLOPS needs at least one of bf16, fp16, fp8, int8")
+        if any(not 0 < f <= 1 for f in self.matmul_fraction_by_dtype.values()):
+            raise ValueError("matmul_fraction_by_dtype values must be in (0, 1]")
         return self
 
     def resolve_dtype(self, dtype: str) -> str:
@@ -28,6 +33,10 @@ class Compute(Spec):
                 return candidate
         have = ", ".join(sorted(self.peak_dense_TFLOPS))
         raise UnsupportedError(f"no peak rate for {dtype} or a wider format (chip has: {have})")
+
+    def matmul_fraction(self, dtype: str) -> float:
+        """Measured large-GEMM ceiling for ``dtype`` (after fallback)."""
+        return self.matmul_fraction_by_dtype.get(self.resolve_dtype(dtype), self.max_matmul_fraction)  # type: ignore[call-overload]
 
     def peak_flops(self, dtype: str) -> float:
         """Peak flop/s for ``dtype`` after fallback."""

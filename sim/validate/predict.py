@@ -43,6 +43,11 @@ class Outcome:
     def fitted(self) -> bool:
         return bool(self.case.used_for_fitting)
 
+    @property
+    def scope(self) -> str:
+        """single-chip or multi-card (the issue's two accuracy targets)."""
+        return "multi-card" if self.case.hardware.count > 1 else "single-chip"
+
 
 def _main_tier_placement(chip: ChipSpec) -> Placement:
     t = chip.main_tier

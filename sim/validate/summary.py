@@ -25,8 +25,10 @@ def accuracy(outcomes: list[Outcome], key) -> dict[str, tuple[int, float, float]
     return {g: (len(v), statistics.median(v), p90(v)) for g, v in sorted(groups.items())}
 
 
-def held_out_median(outcomes: list[Outcome]) -> float | None:
-    errs = [abs(o.error_pct or 0.0) for o in outcomes if o.status == "ok" and not o.fitted]
+def held_out_median(outcomes: list[Outcome], scope: str | None = None) -> float | None:
+    """Median |error| % of the held-out cases that ran (of one ``scope`` if given)."""
+    errs = [abs(o.error_pct or 0.0) for o in outcomes
+            if o.status == "ok" and not o.fitted and scope in (None, o.scope)]
     return statistics.median(errs) if errs else None
 
 
@@ -34,7 +36,8 @@ def table_rows(outcomes: list[Outcome]) -> list[dict[str, str]]:
     rows = []
     for o in outcomes:
         rows.append({
-            "id": o.case.id, "category": o.case.category, "arch": o.arch, "metric": o.case.metric,
+            "id": o.case.id, "scope": o.scope, "category": o.case.category, "arch": o.arch,
+            "metric": o.case.metric,
             "measured": f"{o.case.value:.4g}",
             "predicted": "" if o.predicted is None else f"{o.predicted:.4g}",
             "error_pct": "" if o.error_pct is None else f"{o.error_pct:+.1f}",
@@ -54,6 +57,7 @@ def markdown(outcomes: list[Outcome]) -> str:
     lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
     lines += ["", "| group | cases | median abs error % | p90 abs error % |", "|---|---|---|---|"]
     for key in (lambda o: _split(o),
+                lambda o: f"{o.scope} ({_split(o)})",
                 lambda o: f"{o.case.category} ({_split(o)})",
                 lambda o: f"{o.arch} ({_split(o)})"):
         for g, (n, med, hi) in accuracy(outcomes, key).items():
