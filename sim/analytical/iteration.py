@@ -20,6 +20,17 @@ H200), 0.19% (A100), 0.28% (TPU v6e); ``tests/test_des_iteration.py`` holds it u
 On cost models that price each op on its own (GPU, systolic, roofline, wafer, LPU) the
 pieces add up to the whole iteration exactly; a fused schedule (dataflow sections) is
 costed as one graph per bucketed key instead.
+
+Multi-card (``SystemIterationCost``): one model instance split by a ``Parallelism`` plan
+(tensor and pipeline parallel; data-parallel copies are the engine's replicas). Every
+piece is the slowest stage's tensor-parallel share (``shard_graph``), the token piece
+adds the tensor-parallel collectives of the iteration's tokens (``forward_collectives``,
+priced by a ``CommCost``) and the send to the next stage, and the iteration is one
+pipeline round as in ``predict``: its sequences split into m = min(pp, sequences)
+micro-batches, round = pp x (stage time of one micro-batch + send). With pp = 1 and one
+chip this is exactly ``ChipIterationCost``. The round is the steady one (the next
+iteration fills the stages this one drains), so a pure-prefill iteration of m > 1
+sequences omits the m - 1 fill slots ``predict`` charges a lone prefill pass.
 """
 
 from __future__ import annotations
@@ -30,7 +41,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sim.analytical.evaluate import EnergyModel, evaluate
-from sim.analytical.memory import Footprint, footprint, place
+from sim.analytical.memory import Footprint, footprint, kv_share, place
+from sim.analytical.multicard import CommCost, comm_time_s, p2p_call
 from sim.chips.base import ChipSpec
 from sim.chips.costing import ChipCostModel
 from sim.errors import CapacityError, ConfigError
@@ -42,6 +54,7 @@ from sim.workload.graph import (
     token_parallel_graph,
 )
 from sim.workload.model import ModelSpec
+from sim.workload.parallel import Parallelism, forward_collectives, shard_graph
 from sim.workload.spec import Precision, Workload
 
 # vLLM's default --gpu-memory-utilization: the share of device memory the engine may use
@@ -91,18 +104,23 @@ class ServingMemory:
 
 
 def serving_memory(chip: ChipSpec, model: ModelSpec, p: Precision, max_batched_tokens: int,
-                   max_seqs: int, memory_fraction: float = DEFAULT_MEMORY_FRACTION) -> ServingMemory:
-    """KV budget = ``memory_fraction`` x capacity - weights - the activation workspace of an
-    iteration of ``max_batched_tokens`` tokens sampling ``max_seqs`` sequences."""
+                   max_seqs: int, memory_fraction: float = DEFAULT_MEMORY_FRACTION,
+                   plan: Parallelism | None = None) -> ServingMemory:
+    """One chip's KV budget = ``memory_fraction`` x capacity - weights - the activation
+    workspace of an iteration of ``max_batched_tokens`` tokens sampling ``max_seqs``
+    sequences. Under ``plan`` (dp = 1) these are one chip's shares as ``footprint`` splits
+    them; a token's KV bytes split over ``pp`` and over ``tp`` as far as there are KV head
+    groups (``kv_share``)."""
     if not 0 < memory_fraction <= 1:
         raise ConfigError(f"memory_fraction must be in (0, 1], got {memory_fraction}")
     if max_batched_tokens < 1 or max_seqs < 1:
         raise ConfigError("max_batched_tokens and max_seqs must be at least 1")
+    plan = plan or Parallelism()
     wl = Workload(phase="prefill", batch=max_seqs, input_len=math.ceil(max_batched_tokens / max_seqs),
                   precision=p)
-    need = footprint(model, wl)
-    return ServingMemory(need.weights, need.activations, memory_fraction * chip.capacity_bytes,
-                         model.kv_elements_per_token * p.kv_bytes)
+    need = footprint(model, wl, plan)
+    per_token = model.kv_elements_per_token * p.kv_bytes / plan.pp * kv_share(model, plan.tp)
+    return ServingMemory(need.weights, need.activations, memory_fraction * chip.capacity_bytes, per_token)
 
 
 def bucket(x: int, bits: int) -> int:
@@ -128,15 +146,19 @@ class ChipIterationCost:
     """``IterationCost`` of one chip serving ``model``: cached, bucketed pieces of the
     analytical engine (see the module docstring for the bucketing error)."""
 
+    plan: Parallelism = Parallelism()  # one chip; SystemIterationCost sets its own
+
     def __init__(self, chip: ChipSpec, model: ModelSpec, precision: Precision, *,
                  max_batched_tokens: int, max_seqs: int,
                  memory_fraction: float = DEFAULT_MEMORY_FRACTION, exact: bool = False) -> None:
         self.chip, self.model, self.precision = chip, model, precision
-        self.memory = serving_memory(chip, model, precision, max_batched_tokens, max_seqs, memory_fraction)
+        self.memory = serving_memory(chip, model, precision, max_batched_tokens, max_seqs, memory_fraction,
+                                     self.plan)
         if self.memory.kv_tokens < 1:
             m = self.memory
+            where = f"{chip.name} ({self.plan.label}, per chip)" if self.plan.chips > 1 else chip.name
             raise CapacityError(
-                f"{model.name} leaves no room for a KV cache on {chip.name}: weights "
+                f"{model.name} leaves no room for a KV cache on {where}: weights "
                 f"{m.weights_bytes / GB:.1f} GB + workspace {m.workspace_bytes / GB:.1f} GB > "
                 f"{m.usable_bytes / GB:.1f} GB usable", m.weights_bytes + m.workspace_bytes, m.usable_bytes)
         self.kv_capacity_tokens = self.memory.kv_tokens
@@ -155,15 +177,32 @@ class ChipIterationCost:
         if tokens == 0:
             return 0.0
         sampled = decode_count + len(prefill) if sampled is None else sampled
+        pp = self.plan.pp
+        if pp == 1:
+            return self._stage_s(prefill, decode_count, decode_cached, tokens, sampled, 1)
+        micro = min(pp, decode_count + len(prefill))
+        return pp * self._stage_s(prefill, decode_count, decode_cached, tokens, sampled, micro)
+
+    def _stage_s(self, prefill: Sequence[Chunk], decode_count: int, decode_cached: int, tokens: int,
+                 sampled: int, micro: int) -> float:
+        """Seconds one of ``micro`` equal micro-batches of the iteration spends on the
+        slowest stage, its collectives and send to the next stage included."""
+        t = self._link_s(math.ceil(tokens / micro))
         if self.exact or not self._additive:
-            return self._whole(prefill, decode_count, decode_cached, sampled)
-        t = self._cached(("tokens", bucket(tokens, TOKEN_BITS)), self._tokens)
-        t += self._cached(("sampled", sampled), self._sampled)
+            return t + self._whole(prefill, decode_count, decode_cached, sampled) / micro
+        t += self._cached(("tokens", bucket(math.ceil(tokens / micro), TOKEN_BITS)), self._tokens)
+        t += self._cached(("sampled", math.ceil(sampled / micro)), self._sampled)
+        chunks = 0.0
         for new, cached in prefill:
-            t += self._cached(("chunk", bucket(new, CHUNK_BITS), bucket(cached, CHUNK_BITS)), self._chunk)
+            chunks += self._cached(("chunk", bucket(new, CHUNK_BITS), bucket(cached, CHUNK_BITS)), self._chunk)
+        t += chunks / micro
         if decode_count:
-            t += self._lerp("decode", (decode_count,), decode_cached / decode_count, self._decode)
+            t += self._lerp("decode", (math.ceil(decode_count / micro),), decode_cached / decode_count, self._decode)
         return t
+
+    def _link_s(self, tokens: int) -> float:
+        """Collectives and stage-to-stage send of a micro-batch of ``tokens`` (none on one chip)."""
+        return 0.0
 
     def _cached(self, key: tuple, fn) -> float:
         t = self._cache.get(key)
@@ -208,3 +247,39 @@ class ChipIterationCost:
                 groups.append((decode_count, 1, r(mean)))
             t = self._cache[key] = self._eval(iteration_graph(self.model, groups, sampled, self.precision))
         return t
+
+
+class SystemIterationCost(ChipIterationCost):
+    """``IterationCost`` of one model instance split over ``plan.tp * plan.pp`` chips, its
+    collectives and stage sends priced by ``comm`` (``SystemComm`` on a sized system, or
+    ``FreeLinks``). Data-parallel copies are the serving engine's replicas, so ``plan.dp``
+    must be 1. Raises ConfigError when the plan cannot split the model."""
+
+    def __init__(self, chip: ChipSpec, model: ModelSpec, precision: Precision, plan: Parallelism,
+                 comm: CommCost, *, max_batched_tokens: int, max_seqs: int,
+                 memory_fraction: float = DEFAULT_MEMORY_FRACTION, exact: bool = False) -> None:
+        if plan.dp != 1:
+            raise ConfigError(f"serving plan {plan.label}: data-parallel copies are serving replicas; "
+                              "give dp=1 and set replicas")
+        try:
+            plan.check_model(model, "inference")
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        self.plan, self.comm = plan, comm
+        self._layers = model.layers // plan.pp
+        super().__init__(chip, model, precision, max_batched_tokens=max_batched_tokens, max_seqs=max_seqs,
+                         memory_fraction=memory_fraction, exact=exact)
+
+    def _eval(self, graph) -> float:
+        p = self.plan
+        return super()._eval(shard_graph(graph, p.tp, p.pp, p.ep, p.sequence_parallel))
+
+    def _link_s(self, tokens: int) -> float:
+        return self._cached(("link", bucket(tokens, TOKEN_BITS)), self._links)
+
+    def _links(self, tokens: int) -> float:
+        p, act = self.plan, self.precision.act_bytes
+        calls = forward_collectives(self.model, tokens, act, p, self._layers)
+        if p.pp > 1:
+            calls.append(p2p_call(self.model, tokens, act))
+        return comm_time_s(calls, p, self.comm, "inference")
