@@ -12,10 +12,13 @@ from sim.catalog import project_dir
 from sim.cli import main
 from sim.errors import ConfigError
 from sim.validate.cases import load_cases
+from sim.validate.summary import held_out_median
 
 VALIDATION = project_dir() / "scenarios" / "validation"
-# Held-out median absolute error on the shipped set today is 20.6% (issue 3 aims at 15%).
-HELD_OUT_MEDIAN_LIMIT_PCT = 25.0
+# Held-out median absolute error on the shipped set today: 15.6% single-chip (issue 3 aims
+# at 15%), 15.3% multi-card (aim: 25%), 15.3% overall. The limits hold today's figures.
+HELD_OUT_MEDIAN_LIMIT_PCT = 17.0
+SCOPE_LIMIT_PCT = {"single-chip": 17.0, "multi-card": 25.0}
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +30,9 @@ def test_shipped_set_meets_todays_threshold(validation):
     outcomes, out_dir, median = validation
     assert median is not None and median <= HELD_OUT_MEDIAN_LIMIT_PCT
     assert (out_dir / "validation.csv").exists() and (out_dir / "predicted_vs_measured.png").exists()
+    for scope, limit in SCOPE_LIMIT_PCT.items():
+        scoped = held_out_median(outcomes, scope)
+        assert scoped is not None and scoped <= limit, (scope, scoped)
 
 
 def test_fitted_cases_reproduce_their_measurement(validation):

@@ -40,6 +40,11 @@ class PassCost:
         self.time_s += seconds
         self.by_bound["communication"] += seconds
 
+    def add_overhead(self, seconds: float) -> None:
+        """Fixed time outside the ops (host work between steps)."""
+        self.time_s += seconds
+        self.by_bound["overhead"] += seconds
+
     def add_bubble(self, seconds: float) -> None:
         """Time a pipeline stage waits for work."""
         self.time_s += seconds

@@ -16,6 +16,7 @@ from sim.comm import (
 )
 from sim.errors import UnsupportedError
 from sim.system import SystemSpec
+from sim.units import US
 from sim.workload.model import ModelSpec
 from sim.workload.ops import Graph
 from sim.workload.parallel import (
@@ -108,6 +109,8 @@ class StageModel:
         cost = evaluate(stage, self.cm, self.energy, self.pl, self.keep_ops)
         calls = forward_collectives(self.model, tokens, act_bytes, plan, self.model.layers // plan.pp)
         cost.add_comm(comm_time_s(calls, plan, self.comm, self.mode))
+        if self.mode == "inference":  # the serving stack's host work for each sequence it samples
+            cost.add_overhead(self.cm.spec.host_overhead_us_per_sequence * US * graph.tokens_out)
         return cost
 
     def p2p_s(self, tokens: int, act_bytes: float) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import Field, PositiveFloat, model_validator
+from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
 from sim.parts.base import Spec
 from sim.parts.compute import Compute
@@ -58,6 +58,9 @@ class ChipSpec(Spec):
     memory: dict[str, MemoryTier] = Field(min_length=1)
     power: Power
     price: Price
+    # Host (CPU) time a serving stack spends per sequence per forward pass (scheduling,
+    # sampling, stop checks), on the critical path between GPU steps; fitted on named cases.
+    host_overhead_us_per_sequence: NonNegativeFloat = 0.0
     notes: str = ""
     sources: dict[str, str]
 
