@@ -49,10 +49,33 @@ def run(count: int, policy: str) -> dict:
             "sim_s": row["duration_s"], "tok_per_s": row["output_tokens_per_s"]}
 
 
+def training_step() -> dict:
+    """Speed of the training-step DES: GPT-3 175B on 1,024 H100s (HGX-H100-8GPU nodes),
+    tp8 pp16 dp8, interleaved 1F1B with vpp 2, global batch 1536 of 2048 tokens (the
+    size of Narayanan et al. 2021's 175B runs). Wall time includes costing the step's
+    components and simulating pp = 16 stage processes."""
+    from sim.analytical.multicard import SystemComm
+    from sim.catalog import load_system
+    from sim.des.pipeline import simulate_training
+    from sim.workload.parallel import Parallelism
+    from sim.workload.training import TrainingJob
+
+    chip, model = load_chip("H100"), load_model("gpt-3-175b")
+    plan = Parallelism(tp=8, pp=16, dp=8, schedule="interleaved", vpp=2)
+    job = TrainingJob(global_batch=1536, seq_len=2048)
+    comm = SystemComm(load_system("HGX-H100-8GPU").sized(plan.chips))
+    t0 = time.perf_counter()
+    res = simulate_training(chip, model, job, plan, comm)
+    wall = time.perf_counter() - t0
+    return {"wall_s": wall, "events": res.events, "step_s": res.step_time_s,
+            "bubble": res.bubble_share(0), "peak_in_flight": res.peak_in_flight}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--counts", type=int, nargs="+", default=[1000, 10_000, 100_000])
     ap.add_argument("--policy", default="continuous")
+    ap.add_argument("--training-step", action="store_true", help="also time one GPT-3 175B step on 1,024 H100s")
     args = ap.parse_args()
     print(f"Llama-3.1-8B on H100, {args.policy} batching, Poisson {RATE_PER_S:g} req/s")
     print(f"{'requests':>9} {'wall s':>8} {'events':>9} {'us/event':>9} {'iterations':>10} "
@@ -61,6 +84,11 @@ def main() -> int:
         r = run(n, args.policy)
         print(f"{r['count']:>9} {r['wall_s']:>8.2f} {r['events']:>9} {r['us_per_event']:>9.1f} "
               f"{r['iterations']:>10} {r['cost_entries']:>12} {r['sim_s']:>11.0f} {r['tok_per_s']:>10.0f}")
+    if args.training_step:
+        t = training_step()
+        print(f"GPT-3 175B step on 1,024 H100s (tp8 pp16 dp8, interleaved vpp2, batch 1536x2048): "
+              f"wall {t['wall_s']:.2f} s, {t['events']} events, simulated step {t['step_s']:.3f} s, "
+              f"stage-0 bubble {t['bubble']:.1%}, peak {t['peak_in_flight']:.1f} micro-batches in flight")
     return 0
 
 

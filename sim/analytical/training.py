@@ -253,3 +253,80 @@ def _does_not_fit(chip: ChipSpec, model: ModelSpec, plan: Parallelism, mem: Trai
             f"Try: {'; '.join(hints)}.")
 
 
+@dataclass
+class StepComponents:
+    """The per-micro-batch pieces ``predict_training`` adds up, for a simulator that
+    schedules them itself (``sim.des.pipeline``). Times in seconds, for one chip of the
+    slowest (uniform) pipeline stage.
+
+    ``forward`` / ``backward``: one micro-batch through the stage's whole share of layers
+    (all its model chunks), tensor-parallel collectives included; the backward carries
+    each forward collective's twin and, with full recomputation, a second forward.
+    ``p2p_s``: one send of a micro-batch's activations (or of their gradients) to the
+    neighbouring stage. ``dp_reduce_s``: the data-parallel gradient reduction (all-reduce
+    without ZeRO, reduce-scatter under ZeRO 1-2) before overlap; ``dp_gather_s``: the
+    parameter all-gather after the optimizer under ZeRO 1-2; both 0 at dp = 1.
+    """
+
+    micro_batches: int
+    forward: PassCost
+    backward: PassCost
+    p2p_s: float
+    optimizer: PassCost
+    dp_reduce_s: float
+    dp_gather_s: float
+    memory: TrainingMemory
+
+    @property
+    def forward_s(self) -> float:
+        return self.forward.time_s
+
+    @property
+    def backward_s(self) -> float:
+        return self.backward.time_s
+
+    @property
+    def optimizer_s(self) -> float:
+        return self.optimizer.time_s
+
+
+def step_components(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: Parallelism,
+                    comm: CommCost | None = None) -> StepComponents:
+    """The durations ``predict_training`` builds its step from (same calls, same order),
+    without its schedule arithmetic; raises the same errors for a plan that does not
+    split the model or does not fit."""
+    m = _micro_batches(model, job, plan)
+    mem = training_memory(model, job, plan)
+    if mem.total > chip.capacity_bytes:
+        raise CapacityError(_does_not_fit(chip, model, plan, mem), required_bytes=mem.total,
+                            available_bytes=chip.capacity_bytes)
+    pl = place(chip, Footprint(mem.weights + mem.grads + mem.optimizer, 0.0, mem.activations))
+    cm = chip.cost_model()
+    energy = EnergyModel(cm)
+    comm = comm or FreeLinks()
+    stages = StageModel(model, plan, cm, energy, pl, comm, "training")
+    p = job.compute_precision
+    tokens = plan.micro_batch * job.seq_len
+    graph = forward_graph(model, plan.micro_batch, job.seq_len, p)
+    fwd = stages.forward(graph, tokens, p.act_bytes)
+    bwd = evaluate(backward_graph(shard_graph(graph, plan.tp, plan.pp, 1, plan.sequence_parallel)), cm, energy, pl)
+    bwd.add_comm(fwd.by_bound["communication"])
+    if plan.recompute == "full":
+        bwd.add(fwd)
+    opt = evaluate(Graph((Block("optimizer", (optimizer_op(_optimizer_params(model, plan), p),), 1),), 0, 0), cm, energy, pl)
+    reduce_s, gather_s = _dp_times(model, plan, comm)
+    return StepComponents(m, fwd, bwd, stages.p2p_s(tokens, p.act_bytes), opt, reduce_s, gather_s, mem)
+
+
+def _dp_times(model: ModelSpec, plan: Parallelism, comm: CommCost) -> tuple[float, float]:
+    """Gradient reduction and (ZeRO 1-2) parameter gather of one step, before overlap."""
+    if plan.dp == 1 or plan.zero >= 3:
+        return 0.0, 0.0
+    n = stage_params(model, plan)
+
+    def t(kind: str, size: float) -> float:
+        return comm_time_s([CommCall(f"dp_{kind}", kind, size, "dp", 1)], plan, comm, "training")  # type: ignore[arg-type]
+
+    if plan.zero == 0:
+        return t("all_reduce", n * GRAD_BYTES), 0.0
+    return t("reduce_scatter", n * GRAD_BYTES), t("all_gather", n * 2.0)
