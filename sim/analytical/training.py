@@ -162,7 +162,8 @@ def predict_training(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: P
     bwd.add_comm(fwd.by_bound["communication"])  # each forward collective has its backward twin
     if plan.recompute == "full":
         bwd.add(fwd)
-    p2p = 2 * stages.p2p_s(tokens, p.act_bytes)  # activations forward, their gradients back
+    # activations forward, their gradients back; the interleaved schedule sends once per model chunk
+    p2p = 2 * plan.vpp * stages.p2p_s(tokens, p.act_bytes)
     micro = PassCost()
     micro.add(fwd)
     micro.add(bwd)
