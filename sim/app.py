@@ -14,6 +14,7 @@ from sim.scenario.load import ResolvedScenario, load_scenario
 from sim.scenario.runner import run_points
 from sim.scenario.spec import PlotSpec
 from sim.scenario.store import ResultWriter, git_revision, write_resolved
+from sim.serving_app import run_serving_scenario
 from sim.workload.spec import Precision, Workload
 
 DEFAULT_PLOTS = (
@@ -27,6 +28,7 @@ class ScenarioRun:
     out_dir: Path
     rows: list[dict[str, Any]]
     summary_md: str
+    csv_name: str = "results.csv"
 
     @property
     def failed(self) -> int:
@@ -39,12 +41,15 @@ def run_scenario(name: str, results_root: Path | None = None, workers: int | Non
     root = results_root or project_dir() / "results"
     out = root / scn.spec.name
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    writer = ResultWriter(out / "results.csv", scn.metric_columns())
     write_resolved(out, scn.spec.model_dump(mode="json"),
                    {**{n: c.model_dump(mode="json") for n, c in scn.chips.items()},
                     **{n: s.model_dump(mode="json") for n, s in scn.systems.items()}},
                    {n: m.model_dump(mode="json") for n, m in scn.models.items()},
                    scn.economics.model_dump(mode="json"), git_revision(project_dir()))
+    if scn.spec.mode == "serving":
+        served = run_serving_scenario(scn, out, workers, progress)
+        return ScenarioRun(out, served.rows, served.summary_md, "serving.csv")
+    writer = ResultWriter(out / "results.csv", scn.metric_columns())
     rows = run_points(scn, writer, workers=workers, progress=progress)
     figures = write_figures(scn, rows, out / "figures")
     text = summary_markdown(scn, rows, figures)

@@ -90,7 +90,33 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--currency-per-usd", type=float)
     pr.add_argument("--json", action="store_true", help="print the metrics as JSON")
     pr.set_defaults(func=_cmd_predict)
+    _serve_parser(sub)
     return p
+
+
+def _serve_parser(sub: Any) -> None:
+    sv = sub.add_parser("serve", help="simulate serving a request stream on the discrete-event engine")
+    hw = sv.add_mutually_exclusive_group(required=True)
+    hw.add_argument("--chip", help="one card of this chip (or --tp x --pp of them in a system with this chip)")
+    hw.add_argument("--system", help="a system from configs/systems; one model instance uses tp x pp chips")
+    sv.add_argument("--model", required=True)
+    sv.add_argument("--tp", type=int, default=1, help="tensor-parallel degree of a model instance (default 1)")
+    sv.add_argument("--pp", type=int, default=1, help="pipeline-parallel degree of a model instance (default 1)")
+    sv.add_argument("--replicas", type=int, default=1, help="model instances behind the router (default 1)")
+    sv.add_argument("--rate", type=float, required=True, help="offered requests per second")
+    sv.add_argument("--requests", type=int, default=500, help="requests to simulate (default 500)")
+    sv.add_argument("--arrivals", choices=["poisson", "constant", "gamma"], default="poisson")
+    sv.add_argument("--cv", type=float, default=None, help="gamma arrivals: coefficient of variation of the gaps")
+    sv.add_argument("--input-len", type=int, default=1024, help="prompt tokens per request (default 1024)")
+    sv.add_argument("--output-len", type=int, default=256, help="output tokens per request (default 256)")
+    sv.add_argument("--seed", type=int, default=0)
+    sv.add_argument("--policy", default="continuous", help="scheduler policy: static, continuous or chunked")
+    sv.add_argument("--max-seqs", type=int, default=None, help="sequences per iteration (default vLLM's 256)")
+    sv.add_argument("--precision", choices=DTYPES, default="bf16")
+    sv.add_argument("--slo-ttft", type=float, default=None, help="SLO on time to first token, seconds")
+    sv.add_argument("--slo-tpot", type=float, default=None, help="SLO on time per output token, seconds")
+    sv.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    sv.set_defaults(func=_cmd_serve)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -100,7 +126,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     run = run_scenario(args.scenario, Path(args.out) if args.out else None, args.workers,
                        progress=not args.no_progress)
-    print(f"{len(run.rows)} points ({run.failed} failed) -> {run.out_dir}/results.csv, summary.md, figures/")
+    print(f"{len(run.rows)} points ({run.failed} failed) -> {run.out_dir}/{run.csv_name}, summary.md, figures/")
     return 0
 
 
@@ -194,6 +220,45 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                **plan.model_dump(mode="json"), **inputs, **pred.metrics()}
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}, indent=2))
+    else:
+        _print_table(metrics)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from sim.catalog import load_chip, load_model, load_system, system_with_chip
+    from sim.des import Arrivals, Lengths, Requests, Scheduler, Serving, Slo
+    from sim.serving_app import serve_once
+    from sim.workload.parallel import Parallelism
+    from sim.workload.spec import Precision
+
+    for flag in ("rate", "requests", "input_len", "output_len", "replicas", "max_seqs", "cv", "slo_ttft", "slo_tpot"):
+        value = getattr(args, flag)
+        if value is not None and value <= 0:
+            raise SimError(f"--{flag.replace('_', '-')} must be positive, got {value:g}")
+    plan = _spec(Parallelism, tp=args.tp, pp=args.pp)
+    req = _spec(Requests, count=args.requests, seed=args.seed,
+                arrivals=_spec(Arrivals, kind=args.arrivals, rate_per_s=args.rate, cv=args.cv),
+                input=_spec(Lengths, value=args.input_len), output=_spec(Lengths, value=args.output_len))
+    sched = {"policy": args.policy} | ({"max_seqs": args.max_seqs} if args.max_seqs is not None else {})
+    serving = _spec(Serving, replicas=args.replicas, scheduler=_spec(Scheduler, **sched))
+    if (args.slo_ttft is None) != (args.slo_tpot is None):
+        raise SimError("give both --slo-ttft and --slo-tpot, or neither")
+    slo = _spec(Slo, ttft_s=args.slo_ttft, tpot_s=args.slo_tpot) if args.slo_ttft is not None else None
+    if args.system:
+        system = load_system(args.system)
+        chip = system.chip
+    else:
+        chip = load_chip(args.chip)
+        system = system_with_chip(chip.name) if plan.chips > 1 else None
+    model = load_model(args.model)
+    where = f"{system.name} {plan.label}" if system is not None and plan.chips > 1 else chip.name
+    row = serve_once(chip, system, plan, model, Precision.uniform(args.precision), req, serving, slo)
+    metrics = {"hardware": where, "chip": chip.name, "model": model.name, "plan": plan.label,
+               "replicas": args.replicas, "policy": args.policy, "rate_per_s": args.rate, **row}
+    if args.json:
+        print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()},
+                         indent=2))
     else:
         _print_table(metrics)
     return 0

@@ -37,3 +37,51 @@ def test_bad_arguments_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="arrivals"):
         run_serving("x", ["H100"], ["llama-3.1-8b"], {**REQUESTS, "arrivals": {"kind": "gamma", "rate_per_s": 1}},
                     [1.0], results_root=tmp_path)
+
+
+def test_parallel_sweep_matches_serial(tmp_path):
+    from sim.catalog import load_chip, load_model
+    from sim.des import Requests, Serving, make_requests
+    from sim.serving_app import Curve, RowWriter, _run_points
+    from sim.workload.parallel import Parallelism
+    from sim.workload.spec import Precision
+
+    req, sv = Requests.model_validate(REQUESTS), Serving()
+    curve = Curve({"chips_total": 1}, load_chip("H100"), None, Parallelism(), load_model("llama-3.1-8b"),
+                  Precision(), sv)
+    cost = curve.cost(make_requests(req))
+    runs = []
+    for workers in (1, 2):
+        writer = RowWriter(tmp_path / f"{workers}.csv", ["rate_per_s", "ttft_p90_s"])
+        runs.append(_run_points([curve], [cost], req, [2.0, 20.0, 2000.0], None, writer, workers, False))
+        writer.close()
+    assert [(r["rate_per_s"], r["ttft_p90_s"]) for r in runs[0]] == [(r["rate_per_s"], r["ttft_p90_s"]) for r in runs[1]]
+    assert (tmp_path / "1.csv").read_text() == (tmp_path / "2.csv").read_text()
+
+
+def test_sim_serve_prints_the_summary_metrics(capsys):
+    from sim.cli import main
+
+    assert main(["serve", "--system", "HGX-H100", "--tp", "2", "--model", "Llama-3.1-8B", "--rate", "2",
+                 "--requests", "30", "--input-len", "256", "--output-len", "16", "--policy", "chunked",
+                 "--slo-ttft", "0.5", "--slo-tpot", "0.05", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["hardware"] == "HGX-H100-8GPU tp2" and out["chips_total"] == 2 and out["requests"] == 30
+    assert {"ttft_p90_s", "tpot_p90_s", "output_tokens_per_s", "goodput_req_per_s", "saturated"} <= set(out)
+    assert main(["serve", "--chip", "H100", "--model", "Llama-3.1-8B", "--rate", "1", "--requests", "10"]) == 0
+    assert "ttft_p50_s" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--chip", "H100", "--model", "Llama-3.1-8B", "--rate", "0"], "--rate must be positive"),
+    (["--chip", "H100", "--model", "Llama-3.1-8B", "--rate", "1", "--policy", "chunky"], "unknown scheduler policy"),
+    (["--chip", "H100", "--model", "Llama-3.1-70B", "--rate", "1"], "no room for a KV cache"),
+    (["--chip", "H100", "--tp", "3", "--model", "Llama-3.1-8B", "--rate", "1"], "does not divide"),
+    (["--chip", "H100", "--model", "Llama-3.1-8B", "--rate", "1", "--slo-ttft", "1"], "--slo-tpot"),
+])
+def test_sim_serve_mistakes_are_one_line(capsys, argv, needle):
+    from sim.cli import main
+
+    assert main(["serve", *argv]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1

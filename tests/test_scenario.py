@@ -109,3 +109,79 @@ def test_interrupted_sweep_keeps_the_rows_it_finished(tmp_path, monkeypatch):
         run_scenario(_write(tmp_path, BASE), results_root=tmp_path / "out", workers=1, progress=False)
     with (tmp_path / "out" / "tiny" / "results.csv").open() as f:
         assert len(list(csv.DictReader(f))) == 5
+
+
+SERVING = {
+    "name": "serve-tiny", "title": "tiny serving scenario", "mode": "serving",
+    "chips": ["H100"], "systems": ["HGX-H100"],
+    "models": [{"name": "Llama-3.1-8B", "precision": "bf16", "cards": [2]}],
+    "serving": {"requests": {"count": 40, "arrivals": {"kind": "poisson"}, "input": {"value": 256},
+                             "output": {"value": 16}},
+                "rates": [1.0, 1000.0], "scheduler": {"policy": "chunked", "max_seqs": 32},
+                "slo": {"ttft_s": 0.5, "tpot_s": 0.05},
+                "deployments": [{"replicas": 1},
+                                {"name": "1P+1D", "disaggregation": {"prefill_replicas": 1, "decode_replicas": 1,
+                                                                     "link_GBps": 50}}]},
+}
+
+
+def test_serving_scenario_streams_rows_and_writes_a_table_figures_and_a_trace(tmp_path):
+    run = run_scenario(_write(tmp_path, SERVING), results_root=tmp_path / "out", workers=1, progress=False)
+    assert run.csv_name == "serving.csv" and not (run.out_dir / "results.csv").exists()
+    with (run.out_dir / "serving.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * 2 * 2 and not any(r["error"] for r in rows)  # (chip, system tp2) x deployments x rates
+    tp2 = [r for r in rows if r["system"]]
+    assert {r["plan"] for r in tp2} == {"tp2"} and {r["chips_total"] for r in tp2} == {"2", "4"}
+    assert {r["saturated"] for r in rows if r["rate_per_s"] == "1000"} == {"True"}
+    assert all(float(r["goodput_req_per_s"]) >= 0 for r in rows)
+    summary = (run.out_dir / "summary.md").read_text()
+    assert "| HGX-H100-8GPU tp2 1P+1D | 4 |" in summary and "saturates at" in summary
+    assert (run.out_dir / "figures" / "llama-3-1-8b_latency_vs_throughput.png").stat().st_size > 0
+    assert (run.out_dir / "figures" / "llama-3-1-8b_throughput_vs_rate.png").is_file()
+    assert (run.out_dir / "trace.json").is_file() and (run.out_dir / "saturation.csv").is_file()
+
+
+def test_interrupted_serving_sweep_keeps_the_rows_it_finished(tmp_path, monkeypatch):
+    from sim import serving_app
+
+    real = serving_app._point
+    calls = {"n": 0}
+
+    def stop_after_three(task):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(serving_app, "_point", stop_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        run_scenario(_write(tmp_path, SERVING), results_root=tmp_path / "out", workers=1, progress=False)
+    with (tmp_path / "out" / "serve-tiny" / "serving.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 3
+
+
+@pytest.mark.parametrize("change,needle", [
+    ({"serving": None}, "needs a serving: block"),
+    ({"serving": {**SERVING["serving"], "scheduler": {"policy": "chunky"}}},
+     r"serve-tiny\.yaml:\d+: unknown scheduler policy 'chunky'\. Did you mean: chunked"),
+    ({"serving": {**SERVING["serving"], "rates": []}}, "rates"),
+    ({"serving": {**SERVING["serving"], "replicas": 2}}, "not both"),
+    ({"findings": [{"kind": "bound"}]}, "drop findings and plots"),
+    ({"mode": "inference", "workload": {"phase": ["decode"], "batch": [1], "input_len": [8]}, "serving": None},
+     "cards per model are only for mode: serving"),
+])
+def test_bad_serving_scenarios_give_one_clear_line(tmp_path, change, needle):
+    data = {k: v for k, v in {**SERVING, **change}.items() if v is not None}
+    with pytest.raises(ConfigError, match=needle) as err:
+        load_scenario(_write(tmp_path, data))
+    assert "\n" not in str(err.value)
+
+
+def test_a_serving_plan_that_does_not_fit_is_a_row_not_a_crash(tmp_path):
+    data = {**SERVING, "chips": [], "models": [{"name": "Llama-3.1-70B", "precision": "bf16", "cards": [1, 2]}],
+            "serving": {**SERVING["serving"], "deployments": [{"replicas": 1}]}}
+    run = run_scenario(_write(tmp_path, data), results_root=tmp_path / "out", workers=1, progress=False)
+    failed = [r for r in run.rows if r["error"]]
+    assert len(failed) == 1 and "no room for a KV cache" in failed[0]["error"]  # one card: one row, no rates
+    assert len(run.rows) == 1 + 2  # tp2 runs both rates

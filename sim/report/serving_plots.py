@@ -49,3 +49,32 @@ def serving_timeline(t_s, waiting, kv_util, title: str) -> Figure:
     ax.grid(True, alpha=0.25)
     fig.tight_layout()
     return fig
+
+
+def throughput_vs_rate(rows: list[dict[str, Any]], title: str, line: str = "chip") -> Figure | None:
+    """Output tokens/s and, when an SLO was set, goodput (requests/s) against the offered
+    rate, one line per ``line`` value; saturated rates hollow. Throughput stops growing
+    with the rate where the engine saturates."""
+    usable = [r for r in rows if not r.get("error")]
+    if not usable:
+        return None
+    series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in usable:
+        series[str(r[line])].append(r)
+    panels = [("output_tokens_per_s", "output tokens/s")]
+    if any("goodput_req_per_s" in r for r in usable):
+        panels.append(("goodput_req_per_s", "goodput (requests/s within the SLO)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    for ax, (col, label) in zip(axes[0], panels, strict=True):
+        for i, (key, pts) in enumerate(sorted(series.items())):
+            pts.sort(key=lambda r: r["rate_per_s"])
+            color = f"C{i % 10}"
+            xs, ys = [r["rate_per_s"] for r in pts], [r.get(col, float("nan")) for r in pts]
+            ax.plot(xs, ys, color=color, label=key)
+            ax.scatter(xs, ys, color=color, s=16, facecolors=["none" if r["saturated"] else color for r in pts])
+        ax.set(xlabel="offered requests/s", ylabel=label, xscale="log")
+        ax.grid(True, which="both", alpha=0.25)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(title + "  (hollow: saturated rate)", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -26,6 +26,7 @@ from sim.catalog import (
     validation_message,
 )
 from sim.chips.base import ChipSpec
+from sim.des.policies import registered_policies
 from sim.errors import ConfigError, SimError
 from sim.scenario.spec import ChipVariant, PlanEntry, Scenario
 from sim.scenario.store import INPUT_COLUMNS
@@ -55,17 +56,17 @@ class ResolvedScenario:
 
     def metric_columns(self) -> list[str]:
         return {"training": training_metric_columns, "collective": lambda: list(COLLECTIVE_METRICS),
-                "inference": metric_columns}[self.spec.mode]()
+                "inference": metric_columns, "serving": list}[self.spec.mode]()
 
 
 def resolve_plan(entry: PlanEntry, cards: int, system: SystemSpec | None, mode: str) -> Parallelism:
     """A scenario's parallelism entry for ``cards`` cards: ``tp`` defaults to the scale-up
-    domain (capped by the cards) for inference and to 1 for training; ``dp`` takes the
-    cards left. Raises ConfigError when the layout does not use exactly ``cards``."""
+    domain (capped by the cards) for inference and serving and to 1 for training; ``dp``
+    takes the cards left. Raises ConfigError when the layout does not use exactly ``cards``."""
     data = entry.model_dump()
     if data["tp"] is None:
         domain = system.chips_per_node if system is not None else 1
-        data["tp"] = min(cards, domain) if mode == "inference" else 1
+        data["tp"] = min(cards, domain) if mode in ("inference", "serving") else 1
     if data["dp"] is None:
         data["dp"] = max(1, cards // (data["tp"] * data["pp"]))
     if data["tp"] * data["pp"] * data["dp"] != cards:
@@ -136,6 +137,9 @@ def load_scenario(name: str) -> ResolvedScenario:
         model = _named(lambda n=model_name: load_model(n), doc, ("models", i))
         models[model.name] = model
     econ = load_economics(spec.economics, doc.where(("economics",)))
+    if spec.serving is not None and spec.serving.scheduler.policy not in registered_policies():
+        raise ConfigError(f"{doc.where(('serving', 'scheduler', 'policy'))}: unknown scheduler policy "
+                          f"'{spec.serving.scheduler.policy}'.{suggest(spec.serving.scheduler.policy, registered_policies())}")
     for i, f in enumerate(spec.findings):
         for who in (f.of, f.to):
             if who is not None and aliases.get(who, who) not in {**chips, **systems}:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 from typing import Any, Literal
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
+from sim.des.spec import Disaggregation, Requests, Scheduler, Slo
 from sim.dtypes import Dtype
 from sim.parts.base import Spec
 from sim.workload.spec import Phase, Precision
@@ -27,10 +28,12 @@ class ChipVariant(Spec):
 
 class ModelEntry(Spec):
     """A model with its own precision axis (e.g. a 70B model only in fp8), replacing the
-    workload's ``precision`` for this model."""
+    workload's ``precision`` for this model; in ``mode: serving`` also its own system card
+    counts (e.g. one card for an 8B model, tensor parallelism over 2-4 for a 70B one)."""
 
     name: str
     precision: list[Dtype | Precision] = Field(min_length=1)
+    cards: list[PositiveInt] = []
 
     @field_validator("precision", mode="before")
     @classmethod
@@ -93,6 +96,81 @@ class CollectiveAxes(Spec):
     @classmethod
     def _scalar_to_list(cls, v: Any) -> Any:
         return v if isinstance(v, list) else [v]
+
+
+class Deployment(Spec):
+    """How a serving point arranges its model instances: ``replicas`` co-located instances
+    behind the router (times the plan's dp), or disaggregated prefill and decode pools of
+    instances (the plan's dp must then be 1)."""
+
+    name: str = ""
+    replicas: PositiveInt = 1
+    disaggregation: Disaggregation | None = None
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        d = self.disaggregation
+        return f"{d.prefill_replicas}P+{d.decode_replicas}D" if d else f"co-located x{self.replicas}"
+
+    def instances(self, dp: int) -> int:
+        """Model instances this deployment runs for a plan with ``dp`` copies."""
+        d = self.disaggregation
+        return d.prefill_replicas + d.decode_replicas if d else self.replicas * dp
+
+
+class ServingAxes(Spec):
+    """A serving study (``mode: serving``): ``requests`` offered at each of ``rates``
+    (requests/s; the arrivals' own rate is replaced) to every hardware x model x
+    precision x deployment on the discrete-event engine. ``deployments`` compares
+    layouts; alone, ``replicas`` and ``disaggregation`` give one. ``trace_rate``: the
+    rate of the Perfetto trace and timeline (default: the middle rate)."""
+
+    requests: Requests
+    rates: list[PositiveFloat] = Field(min_length=1)
+    scheduler: Scheduler = Scheduler()
+    replicas: PositiveInt = 1
+    disaggregation: Disaggregation | None = None
+    deployments: list[Deployment] = []
+    precision: list[Dtype | Precision] = ["bf16"]
+    slo: Slo | None = None
+    trace_rate: PositiveFloat | None = None
+
+    @field_validator("precision", "rates", mode="before")
+    @classmethod
+    def _scalar_to_list(cls, v: Any) -> Any:
+        return v if isinstance(v, list) else [v]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rate_from_sweep(cls, data: Any) -> Any:
+        """The sweep sets the arrival rate; the file need not repeat it."""
+        if isinstance(data, dict) and isinstance(data.get("requests"), dict) and data.get("rates"):
+            req = data["requests"]
+            arrivals = req.get("arrivals", {"kind": "poisson"})
+            if isinstance(arrivals, dict) and arrivals.get("rate_per_s") is None:
+                first = data["rates"][0] if isinstance(data["rates"], list) else data["rates"]
+                data = {**data, "requests": {**req, "arrivals": {**arrivals, "rate_per_s": first}}}
+        return data
+
+    @model_validator(mode="after")
+    def _layouts(self) -> ServingAxes:
+        if self.requests.arrivals.kind == "trace":
+            raise ValueError("a rate sweep needs synthetic arrivals (poisson, constant or gamma)")
+        if self.deployments and (self.replicas != 1 or self.disaggregation is not None):
+            raise ValueError("give deployments, or replicas / disaggregation, not both")
+        labels = [d.label for d in self.layouts()]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"deployment names must differ: {', '.join(labels)}")
+        return self
+
+    def layouts(self) -> list[Deployment]:
+        """The deployments compared (one from replicas / disaggregation when none is listed)."""
+        return self.deployments or [Deployment(replicas=self.replicas, disaggregation=self.disaggregation)]
+
+    def precisions(self) -> list[Precision]:
+        return as_precisions(self.precision)
 
 
 class PlanEntry(Spec):
@@ -163,7 +241,7 @@ class Scenario(Spec):
     title: str
     claim: str = ""
     description: str = ""
-    mode: Literal["inference", "training", "collective"] = "inference"
+    mode: Literal["inference", "training", "collective", "serving"] = "inference"
     chips: list[str] = []
     chip_variants: list[ChipVariant] = []
     systems: list[str] = []
@@ -173,6 +251,7 @@ class Scenario(Spec):
     workload: Axes | None = None
     training: TrainingAxes | None = None
     collective: CollectiveAxes | None = None
+    serving: ServingAxes | None = None
     economics: dict[str, Any] = {}
     findings: list[Finding] = []
     plots: list[PlotSpec] = []
@@ -190,6 +269,13 @@ class Scenario(Spec):
             raise ValueError("a training scenario needs a training: block and systems")
         if self.mode == "collective" and (self.collective is None or not self.systems):
             raise ValueError("a collective scenario needs a collective: block and systems")
+        if self.mode == "serving":
+            if self.serving is None:
+                raise ValueError("a serving scenario needs a serving: block")
+            if self.findings or self.plots:
+                raise ValueError("a serving scenario reports its own table and curves; drop findings and plots")
+        elif any(not isinstance(m, str) and m.cards for m in self.models):
+            raise ValueError("cards per model are only for mode: serving")
         return self
 
     def model_names(self) -> list[str]:
@@ -202,6 +288,8 @@ class Scenario(Spec):
         resolved to tp/pp/dp per card count by the loader (``plan`` holds the entry)."""
         hardware = [(c, None, 1, None) for c in chips]
         hardware += [(s, s, n, i) for s in systems for n in self.cards for i in range(len(self.parallelism))]
+        if self.mode == "serving":
+            return self._serving_points(chips, models, systems)
         if self.mode == "collective":
             c = self.collective
             assert c is not None
@@ -226,6 +314,22 @@ class Scenario(Spec):
         for (hw, sys, n, i), (model, precs), phase, ilen, olen, batch in combos:
             rows.extend({**self._row(hw, model, phase, p, ilen, olen, batch), "system": sys or "", "cards": n,
                          "plan_index": i} for p in precs if phase == "generate" or olen == w.output_len[0])
+        return rows
+
+    def _serving_points(self, chips: list[str], models: list[str], systems: list[str]) -> list[dict[str, Any]]:
+        """One point per hardware x model x precision x deployment x rate (rates last)."""
+        sv = self.serving
+        assert sv is not None
+        rows = []
+        for name, entry in zip(models, self.models, strict=True):
+            precs = sv.precisions() if isinstance(entry, str) else as_precisions(entry.precision)
+            cards = (entry.cards if not isinstance(entry, str) else []) or self.cards
+            hardware = [(c, "", 1, 0) for c in chips]
+            hardware += [(s, s, n, i) for s in systems for n in cards for i in range(len(self.parallelism))]
+            for (hw, sys, n, i), prec, d in itertools.product(hardware, precs, range(len(sv.layouts()))):
+                base = {**self._row(hw, name, "serving", prec, 1, 1, 1), "batch": "", "input_len": "",
+                        "output_len": "", "system": sys, "cards": n, "plan_index": i, "deployment": d}
+                rows.extend({**base, "rate_per_s": rate} for rate in sorted(sv.rates))
         return rows
 
     @staticmethod
