@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
     except KeyboardInterrupt:
-        print("interrupted: rows finished so far are in results.csv", file=sys.stderr)
+        print("interrupted: rows finished so far are in results.csv (serving.csv for a serving scenario)", file=sys.stderr)
         return 130
 
 
