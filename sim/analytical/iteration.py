@@ -46,7 +46,7 @@ from sim.analytical.multicard import CommCost, comm_time_s, p2p_call
 from sim.chips.base import ChipSpec
 from sim.chips.costing import ChipCostModel
 from sim.errors import CapacityError, ConfigError
-from sim.units import GB
+from sim.units import GB, US
 from sim.workload.graph import (
     attention_graph,
     iteration_graph,
@@ -186,8 +186,10 @@ class ChipIterationCost:
     def _stage_s(self, prefill: Sequence[Chunk], decode_count: int, decode_cached: int, tokens: int,
                  sampled: int, micro: int) -> float:
         """Seconds one of ``micro`` equal micro-batches of the iteration spends on the
-        slowest stage, its collectives and send to the next stage included."""
+        slowest stage, its collectives and send to the next stage included, and the serving
+        stack's host work for the sequences it samples (as ``predict`` charges it)."""
         t = self._link_s(math.ceil(tokens / micro))
+        t += self.chip.host_overhead_us_per_sequence * US * math.ceil(sampled / micro)
         if self.exact or not self._additive:
             return t + self._whole(prefill, decode_count, decode_cached, sampled) / micro
         t += self._cached(("tokens", bucket(math.ceil(tokens / micro), TOKEN_BITS)), self._tokens)
