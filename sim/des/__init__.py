@@ -1,4 +1,5 @@
-"""Discrete-event serving simulation, the only package that imports simpy.
+"""Discrete-event engine, the only package that imports simpy: LLM serving under load
+(below) and training-step pipeline timelines (``simulate_training``, ``pipeline_trace``).
 
     reqs = make_requests(Requests(count=1000, arrivals=Arrivals(rate_per_s=5),
                                   input=Lengths(value=512), output=Lengths(value=128)))
@@ -11,13 +12,15 @@ from sim.des.arrivals import make_requests, read_trace
 from sim.des.cost import chip_cost
 from sim.des.engine import simulate
 from sim.des.metrics import summarize, time_series
+from sim.des.pipeline import simulate_pipeline, simulate_training
 from sim.des.policies import registered_policies, token_budget
 from sim.des.record import ServingResult
 from sim.des.spec import Arrivals, Disaggregation, Lengths, Requests, Scheduler, Serving, Slo
 from sim.des.sweep import rate_sweep, saturation
-from sim.des.trace import perfetto_trace
+from sim.des.trace import perfetto_trace, pipeline_trace
 
 __all__ = ["Arrivals", "Disaggregation", "Lengths", "Requests", "Scheduler", "Serving",
-           "ServingResult", "Slo", "chip_cost", "make_requests", "perfetto_trace", "rate_sweep",
-           "read_trace", "registered_policies", "saturation", "simulate", "summarize",
+           "ServingResult", "Slo", "chip_cost", "make_requests", "perfetto_trace", "pipeline_trace", "rate_sweep",
+           "read_trace", "registered_policies", "saturation", "simulate", "simulate_pipeline", "simulate_training",
+           "summarize",
            "time_series", "token_budget"]
