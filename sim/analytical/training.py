@@ -144,38 +144,20 @@ def predict_training(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: P
                      comm: CommCost | None = None) -> TrainingPrediction:
     """One optimizer step of ``job`` on ``plan.chips`` chips; collectives priced by
     ``comm`` (free links when None)."""
-    m = _micro_batches(model, job, plan)
-    mem = training_memory(model, job, plan)
-    if mem.total > chip.capacity_bytes:
-        raise CapacityError(_does_not_fit(chip, model, plan, mem), required_bytes=mem.total,
-                            available_bytes=chip.capacity_bytes)
-    pl = place(chip, Footprint(mem.weights + mem.grads + mem.optimizer, 0.0, mem.activations))
-    cm = chip.cost_model()
-    energy = EnergyModel(cm)
     comm = comm or FreeLinks()
-    stages = StageModel(model, plan, cm, energy, pl, comm, "training")
-    p = job.compute_precision
-    tokens = plan.micro_batch * job.seq_len
-    graph = forward_graph(model, plan.micro_batch, job.seq_len, p)
-    fwd = stages.forward(graph, tokens, p.act_bytes)
-    bwd = evaluate(backward_graph(shard_graph(graph, plan.tp, plan.pp, 1, plan.sequence_parallel)), cm, energy, pl)
-    bwd.add_comm(fwd.by_bound["communication"])  # each forward collective has its backward twin
-    if plan.recompute == "full":
-        bwd.add(fwd)
-    # activations forward, their gradients back; the interleaved schedule sends once per model chunk
-    p2p = 2 * plan.vpp * stages.p2p_s(tokens, p.act_bytes)
+    c = step_components(chip, model, job, plan, comm)
     micro = PassCost()
-    micro.add(fwd)
-    micro.add(bwd)
-    micro.add_comm(p2p)
+    micro.add(c.forward)
+    micro.add(c.backward)
+    # activations forward, their gradients back; the interleaved schedule sends once per model chunk
+    micro.add_comm(2 * plan.vpp * c.p2p_s)
     step = PassCost()
-    step.add(micro, m)
+    step.add(micro, c.micro_batches)
     idle = (plan.pp - 1) / (plan.vpp if plan.schedule == "interleaved" else 1)
     step.add_bubble(idle * micro.time_s)
-    step.add_comm(_exposed_dp_comm(model, plan, stages, comm, fwd.time_s, bwd.time_s, m))
-    opt = evaluate(Graph((Block("optimizer", (optimizer_op(_optimizer_params(model, plan), p),), 1),), 0, 0), cm, energy, pl)
-    step.add(opt)
-    return _prediction(chip, model, job, plan, econ, step, fwd, bwd, m, mem)
+    step.add_comm(_exposed_dp_comm(plan, c))
+    step.add(c.optimizer)
+    return _prediction(chip, model, job, plan, econ, step, c.forward, c.backward, c.micro_batches, c.memory)
 
 
 def _micro_batches(model: ModelSpec, job: TrainingJob, plan: Parallelism) -> int:
@@ -193,27 +175,18 @@ def _optimizer_params(model: ModelSpec, plan: Parallelism) -> float:
     return stage_params(model, plan) / (plan.dp if plan.zero >= 1 else 1)
 
 
-def _exposed_dp_comm(model: ModelSpec, plan: Parallelism, stages: StageModel, comm: CommCost,
-                     fwd_s: float, bwd_s: float, m: int) -> float:
-    """Data-parallel time left on the critical path after overlap."""
+def _exposed_dp_comm(plan: Parallelism, c: StepComponents) -> float:
+    """Data-parallel time left on the critical path after overlap: the gradient reduction
+    hides behind the last micro-batch's backward, the ZeRO parameter gather behind the next
+    forward; ZeRO-3 gathers parameters for every micro-batch's forward and backward."""
     if plan.dp == 1:
         return 0.0
-    n = stage_params(model, plan)
-    grads, params = n * GRAD_BYTES, n * 2.0
-
-    def t(kind: str, size: float) -> float:
-        return comm_time_s([CommCall(f"dp_{kind}", kind, size, "dp", 1)], plan, comm, "training")  # type: ignore[arg-type]
-
-    overlap = plan.overlap_dp_comm
-    if plan.zero == 0:
-        return max(0.0, t("all_reduce", grads) - (bwd_s if overlap else 0.0))
-    if plan.zero in (1, 2):
-        return (max(0.0, t("reduce_scatter", grads) - (bwd_s if overlap else 0.0))
-                + max(0.0, t("all_gather", params) - (fwd_s if overlap else 0.0)))
-    gather, scatter = t("all_gather", params), t("reduce_scatter", grads)
-    per_micro = (max(0.0, gather - (fwd_s if overlap else 0.0))
-                 + max(0.0, gather + scatter - (bwd_s if overlap else 0.0)))
-    return m * per_micro
+    hide_fwd = c.forward_s if plan.overlap_dp_comm else 0.0
+    hide_bwd = c.backward_s if plan.overlap_dp_comm else 0.0
+    if plan.zero < 3:
+        return max(0.0, c.dp_reduce_s - hide_bwd) + max(0.0, c.dp_gather_s - hide_fwd)
+    per_micro = max(0.0, c.dp_gather_s - hide_fwd) + max(0.0, c.dp_gather_s + c.dp_reduce_s - hide_bwd)
+    return c.micro_batches * per_micro
 
 
 def _prediction(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: Parallelism, econ: Economics,
@@ -265,8 +238,9 @@ class StepComponents:
     each forward collective's twin and, with full recomputation, a second forward.
     ``p2p_s``: one send of a micro-batch's activations (or of their gradients) to the
     neighbouring stage. ``dp_reduce_s``: the data-parallel gradient reduction (all-reduce
-    without ZeRO, reduce-scatter under ZeRO 1-2) before overlap; ``dp_gather_s``: the
-    parameter all-gather after the optimizer under ZeRO 1-2; both 0 at dp = 1.
+    without ZeRO, reduce-scatter under ZeRO) before overlap; ``dp_gather_s``: the parameter
+    all-gather under ZeRO (after the optimizer for 1-2, per micro-batch pass for 3); both 0
+    at dp = 1.
     """
 
     micro_batches: int
@@ -293,9 +267,9 @@ class StepComponents:
 
 def step_components(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: Parallelism,
                     comm: CommCost | None = None) -> StepComponents:
-    """The durations ``predict_training`` builds its step from (same calls, same order),
-    without its schedule arithmetic; raises the same errors for a plan that does not
-    split the model or does not fit."""
+    """The durations ``predict_training`` builds its step from, without its schedule
+    arithmetic; raises CapacityError / ConfigError for a plan that does not fit or does
+    not split the model."""
     m = _micro_batches(model, job, plan)
     mem = training_memory(model, job, plan)
     if mem.total > chip.capacity_bytes:
@@ -320,8 +294,9 @@ def step_components(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: Pa
 
 
 def _dp_times(model: ModelSpec, plan: Parallelism, comm: CommCost) -> tuple[float, float]:
-    """Gradient reduction and (ZeRO 1-2) parameter gather of one step, before overlap."""
-    if plan.dp == 1 or plan.zero >= 3:
+    """Gradient reduction and (ZeRO) parameter gather of one step (ZeRO-3: of one
+    micro-batch), before overlap."""
+    if plan.dp == 1:
         return 0.0, 0.0
     n = stage_params(model, plan)
 
