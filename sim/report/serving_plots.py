@@ -12,15 +12,21 @@ from sim.report.plots import plt
 LATENCIES = (("ttft_p90_s", "TTFT p90 (s)"), ("tpot_p90_s", "TPOT p90 (s)"), ("e2e_p90_s", "end-to-end p90 (s)"))
 
 
+def _series(rows: list[dict[str, Any]], line: str) -> dict[str, list[dict[str, Any]]]:
+    """Rows grouped into one line per ``line`` value."""
+    series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        series[str(r[line])].append(r)
+    return series
+
+
 def latency_vs_throughput(rows: list[dict[str, Any]], title: str, line: str = "chip") -> Figure | None:
     """p90 TTFT, TPOT and end-to-end latency against output tokens/s, one line per
     ``line`` value, points in rate order; saturated rates are drawn hollow."""
     usable = [r for r in rows if not r.get("error")]
     if not usable:
         return None
-    series: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in usable:
-        series[str(r[line])].append(r)
+    series = _series(usable, line)
     fig, axes = plt.subplots(1, len(LATENCIES), figsize=(5.0 * len(LATENCIES), 4))
     for ax, (col, label) in zip(axes, LATENCIES, strict=True):
         for i, (key, pts) in enumerate(sorted(series.items())):
@@ -58,9 +64,7 @@ def throughput_vs_rate(rows: list[dict[str, Any]], title: str, line: str = "chip
     usable = [r for r in rows if not r.get("error")]
     if not usable:
         return None
-    series: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in usable:
-        series[str(r[line])].append(r)
+    series = _series(usable, line)
     panels = [("output_tokens_per_s", "output tokens/s")]
     if any("goodput_req_per_s" in r for r in usable):
         panels.append(("goodput_req_per_s", "goodput (requests/s within the SLO)"))
