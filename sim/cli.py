@@ -299,7 +299,8 @@ def _spec(cls: Any, **fields: Any) -> Any:
     except ValidationError as err:
         e = err.errors()[0]
         flag = str(e["loc"][0]).replace("_", "-") if e["loc"] else ""
-        raise SimError(f"--{flag}: {e['msg']}" if flag else e["msg"]) from None
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        raise SimError(f"--{flag}: {msg}" if flag else msg) from None
 
 
 def _workload(args: argparse.Namespace, precision) -> Any:

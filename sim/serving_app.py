@@ -38,6 +38,7 @@ from sim.des.sweep import is_saturated
 from sim.errors import ConfigError, SimError
 from sim.report import plots, serving_plots
 from sim.scenario.load import ResolvedScenario, resolve_plan
+from sim.scenario.runner import guarded
 from sim.scenario.spec import Deployment
 from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
@@ -241,18 +242,14 @@ def _point(task: tuple[int, float]) -> dict[str, Any]:
     """One curve at one rate; a failure becomes an ``error`` column, not an exception."""
     i, rate = task
     curve: Curve = _STATE["curves"][i]
-    row: dict[str, Any] = {**curve.key, "rate_per_s": rate}
-    try:
+
+    def fill(row: dict[str, Any]) -> None:
         res = simulate(_STATE["costs"][i], curve.serving, make_requests(_at(_STATE["req"], rate)))
         row.update(summarize(res, _STATE["slo"]))
         row["output_tokens_per_s_per_chip"] = row["output_tokens_per_s"] / curve.key["chips_total"]
         row["saturated"] = bool(is_saturated(row))
-        row["error"] = ""
-    except SimError as err:
-        row["error"] = str(err)
-    except Exception as err:  # a bug in one point must not lose the others
-        row["error"] = f"internal error: {type(err).__name__}: {err}"
-    return row
+
+    return guarded({**curve.key, "rate_per_s": rate}, fill)
 
 
 def _run_points(curves: list[Curve], costs: list[IterationCost], req: Requests, rates: list[float],

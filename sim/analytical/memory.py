@@ -117,5 +117,7 @@ def _what_fits(chip: ChipSpec, model: ModelSpec, wl: Workload, need: Footprint, 
     if room > 0 and wl.batch > 1 and room >= per_seq:
         options.append(f"batch <= {int(room // per_seq)}")
     cards = math.ceil(need.total * plan.chips / have)
-    options.append(f"about {cards} cards' memory (e.g. tensor parallelism over {cards})")
+    tp = next((t for t in range(cards, model.heads + 1) if model.heads % t == 0), None)
+    how = f"e.g. tensor parallelism over {tp}" if tp else "with pipeline parallelism"
+    options.append(f"about {cards} cards' memory ({how})")
     return "Would fit: " + "; ".join(options) + "."

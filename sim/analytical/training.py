@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from sim.analytical.economics import Economics
 from sim.analytical.evaluate import BOUNDS, EnergyModel, PassCost, evaluate
-from sim.analytical.memory import Footprint, place
+from sim.analytical.memory import LOGIT_BYTES, Footprint, place
 from sim.analytical.multicard import CommCost, FreeLinks, StageModel, comm_time_s
 from sim.chips.base import ChipSpec
 from sim.errors import CapacityError, ConfigError
@@ -36,8 +36,6 @@ from sim.workload.training import (
     layer_activation_bytes,
     optimizer_op,
 )
-
-LOGIT_BYTES = 4.0  # the last stage keeps fp32 logits for the cross-entropy
 
 
 @dataclass(frozen=True)
@@ -126,7 +124,7 @@ def training_memory(model: ModelSpec, job: TrainingJob, plan: Parallelism) -> Tr
         in_flight = min(m, plan.pp) * layers_per_stage
         if plan.schedule == "interleaved":
             in_flight *= 1 + (plan.pp - 1) / (plan.pp * plan.vpp)
-    logits = tokens * model.vocab / plan.tp * LOGIT_BYTES
+    logits = tokens * model.vocab / plan.tp * LOGIT_BYTES  # the last stage's fp32 logits for the loss
     return TrainingMemory(weights, grads, optimizer, in_flight * per_layer + logits)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import os
+from collections.abc import Callable
 from typing import Any
 
 from tqdm import tqdm
@@ -47,36 +48,42 @@ def _hardware(row: dict[str, Any]) -> tuple[ChipSpec, Parallelism | None, System
     return comm.system.chip, plan, comm
 
 
-def evaluate_point(point: dict[str, Any]) -> dict[str, Any]:
-    """Inputs + metrics of one point; a failure becomes an ``error`` column, not an exception."""
-    row = dict(point)
+def guarded(row: dict[str, Any], fill: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """``fill(row)`` adds a point's metrics to ``row``; a failure becomes an ``error``
+    column instead of an exception, so one bad point never loses the others."""
     try:
-        if point["phase"] == "collective":
-            system = _STATE["systems"][row["system"]].sized(row["cards"])
-            row.update(collective_metrics(system, point["collective"], point["size_bytes"], row["cards"]))
-            row["error"] = ""
-            return row
-        chip, plan, comm = _hardware(row)
-        model = _STATE["models"][point["model"]]
-        if point["phase"] == "training":
-            gb = point["global_batch"] or point["batch_per_replica"] * (plan.dp if plan else 1)
-            job = TrainingJob(global_batch=gb, seq_len=point["seq_len"],
-                              precision=point["precision"])
-            pred: Any = predict_training(chip, model, job, plan or Parallelism(), _STATE["econ"], comm)
-        else:
-            wl = Workload(phase=point["phase"], batch=point["batch"], input_len=point["input_len"],
-                          output_len=point["output_len"],
-                          precision=Precision(weights=point["weights_dtype"],
-                                              activations=point["activations_dtype"],
-                                              kv_cache=point["kv_cache_dtype"]))
-            pred = predict(chip, model, wl, _STATE["econ"], plan=plan, comm=comm)
-        row.update(pred.metrics())
+        fill(row)
         row["error"] = ""
     except SimError as err:
         row["error"] = str(err)
     except Exception as err:  # a bug in one point must not lose the others
         row["error"] = f"internal error: {type(err).__name__}: {err}"
     return row
+
+
+def evaluate_point(point: dict[str, Any]) -> dict[str, Any]:
+    """Inputs + metrics of one point; a failure becomes an ``error`` column, not an exception."""
+    return guarded(dict(point), _fill_point)
+
+
+def _fill_point(row: dict[str, Any]) -> None:
+    if row["phase"] == "collective":
+        system = _STATE["systems"][row["system"]].sized(row["cards"])
+        row.update(collective_metrics(system, row["collective"], row["size_bytes"], row["cards"]))
+        return
+    chip, plan, comm = _hardware(row)
+    model = _STATE["models"][row["model"]]
+    if row["phase"] == "training":
+        gb = row["global_batch"] or row["batch_per_replica"] * (plan.dp if plan else 1)
+        job = TrainingJob(global_batch=gb, seq_len=row["seq_len"], precision=row["precision"])
+        pred: Any = predict_training(chip, model, job, plan or Parallelism(), _STATE["econ"], comm)
+    else:
+        wl = Workload(phase=row["phase"], batch=row["batch"], input_len=row["input_len"],
+                      output_len=row["output_len"],
+                      precision=Precision(weights=row["weights_dtype"], activations=row["activations_dtype"],
+                                          kv_cache=row["kv_cache_dtype"]))
+        pred = predict(chip, model, wl, _STATE["econ"], plan=plan, comm=comm)
+    row.update(pred.metrics())
 
 
 def run_points(scn: ResolvedScenario, writer: ResultWriter, workers: int | None = None,

@@ -36,7 +36,10 @@ OPTIMIZER_BYTES_PER_PARAM = 12.0  # fp32 master weights + Adam first and second 
 # master, m, v (3 x fp32) and the 16-bit working copy.
 ADAM_READ_BYTES_PER_PARAM = 16.0
 ADAM_WRITE_BYTES_PER_PARAM = 14.0
-ADAM_FLOPS_PER_PARAM = 12.0  # two moment updates, bias corrections, sqrt, divide, decay, step
+ADAM_FLOPS_PER_PARAM = 12.0
+# Softmax cross-entropy per logit: max, subtract, exp, sum, divide (the target's log is
+# one op per token, negligible).
+CROSS_ENTROPY_FLOPS = 5.0  # two moment updates, bias corrections, sqrt, divide, decay, step
 
 
 class TrainingJob(Spec):
@@ -69,7 +72,7 @@ def forward_graph(model: ModelSpec, micro_batch: int, seq_len: int, p: Precision
             op = matmul("lm_head", "lm_head", tokens, model.hidden, model.vocab, p)
         head.append(op)
     fp32 = DTYPE_BYTES["fp32"]
-    head.append(replace(elementwise("cross_entropy", "lm_head", tokens * model.vocab, tokens, 5.0, p),
+    head.append(replace(elementwise("cross_entropy", "lm_head", tokens * model.vocab, tokens, CROSS_ENTROPY_FLOPS, p),
                         act_in_bytes=tokens * model.vocab * fp32, act_out_bytes=tokens * fp32))
     blocks = (*g.blocks[:-1], Block("head", tuple(head), 1))
     return Graph(blocks, tokens_in=tokens, tokens_out=tokens)
