@@ -8,16 +8,16 @@ Public API::
     pred = predict(chip, model, Workload(phase="decode", batch=8, input_len=2048), default_economics())
 """
 
-from sim.analytical.economics import Economics
 from sim.analytical.inference import Prediction, predict
 from sim.catalog import load_chip, load_model
 from sim.errors import CapacityError, ConfigError, SimError, UnknownNameError, UnsupportedError
+from sim.parts.economics import Economics
 from sim.workload.spec import Precision, Workload
 
 
 def default_economics() -> Economics:
     """configs/economics.yaml as an Economics spec."""
-    from sim.scenario.load import load_economics
+    from sim.catalog import load_economics
 
     return load_economics({})
 

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from sim.analytical.inference import predict
-from sim.catalog import project_dir
+from sim.catalog import results_dir, shipped_dir
 from sim.errors import SimError
 from sim.report import plots, summary
+from sim.report.spec import PlotSpec
 from sim.scenario.load import ResolvedScenario, load_scenario
 from sim.scenario.runner import run_points
-from sim.scenario.spec import PlotSpec
 from sim.scenario.store import ResultWriter, git_revision, write_resolved
 from sim.serving_app import run_serving_scenario
 from sim.workload.spec import Precision, Workload
@@ -38,14 +38,14 @@ class ScenarioRun:
 def run_scenario(name: str, results_root: Path | None = None, workers: int | None = None,
                  progress: bool = True) -> ScenarioRun:
     scn = load_scenario(name)
-    root = results_root or project_dir() / "results"
+    root = results_root or results_dir()
     out = root / scn.spec.name
     (out / "figures").mkdir(parents=True, exist_ok=True)
     write_resolved(out, scn.spec.model_dump(mode="json"),
                    {**{n: c.model_dump(mode="json") for n, c in scn.chips.items()},
                     **{n: s.model_dump(mode="json") for n, s in scn.systems.items()}},
                    {n: m.model_dump(mode="json") for n, m in scn.models.items()},
-                   scn.economics.model_dump(mode="json"), git_revision(project_dir()))
+                   scn.economics.model_dump(mode="json"), git_revision(shipped_dir()))
     if scn.spec.mode == "serving":
         served = run_serving_scenario(scn, out, workers, progress)
         return ScenarioRun(out, served.rows, served.summary_md, "serving.csv")
@@ -214,7 +214,7 @@ def _slug(text: str) -> str:
 def run_validation(paths: list[Path], out_dir: Path | None = None):
     """Predict every case under ``paths``; write validation.csv / .md and the figure.
     Returns (outcomes, output folder, held-out median abs error %)."""
-    from sim.scenario.load import load_economics
+    from sim.catalog import load_economics
     from sim.validate.cases import load_cases
     from sim.validate.predict import predict_case
     from sim.validate.summary import held_out_median, write
@@ -222,7 +222,7 @@ def run_validation(paths: list[Path], out_dir: Path | None = None):
     cases = [c for p in paths for c in load_cases(p)]
     econ = load_economics({})
     outcomes = [predict_case(c, econ) for c in cases]
-    out = out_dir or project_dir() / "results" / "validation"
+    out = out_dir or results_dir() / "validation"
     write(outcomes, out)
     pts = [(o.case.value, o.predicted, o.case.category) for o in outcomes if o.predicted]
     plots.save(plots.predicted_vs_measured(pts, "sim vs published measurements"), out / "predicted_vs_measured.png")

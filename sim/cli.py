@@ -175,12 +175,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    import yaml
-
     from sim.catalog import load_chip, load_model
+    from sim.catalog.yaml_io import dump_yaml
 
     spec = load_chip(args.name) if args.what == "chip" else load_model(args.name)
-    print(yaml.safe_dump(spec.model_dump(mode="json", exclude={"sources"}), sort_keys=False), end="")
+    print(dump_yaml(spec.model_dump(mode="json", exclude={"sources"})), end="")
     print("sources:")
     for key, text in spec.sources.items():
         print(f"  {key}: {text}")
@@ -190,8 +189,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from sim.analytical.inference import predict
     from sim.analytical.training import predict_training
-    from sim.catalog import load_model
-    from sim.scenario.load import load_economics
+    from sim.catalog import load_economics, load_model
     from sim.workload.spec import Precision
     from sim.workload.training import TrainingJob
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
 
 from sim.analytical.iteration import IterationCost
-from sim.catalog import load_chip, load_model, project_dir
+from sim.catalog import load_chip, load_model, results_dir
 from sim.chips.base import ChipSpec
 from sim.des import (
     Arrivals,
@@ -117,7 +117,7 @@ def run_serving(name: str, chips: list[str], models: list[str], requests: Reques
             key = _key(chip.name, "", 1, Parallelism(), model.name, prec, Deployment(replicas=sv.replicas,
                        disaggregation=sv.disaggregation), sv, chip.name)
             curves.append(Curve(key, chip, None, Parallelism(), model, prec, sv))
-    out = (results_root or project_dir() / "results") / name
+    out = (results_root or results_dir()) / name
     return sweep_curves(curves, req, rates, target, trace_rate, out, name, workers, progress=False)
 
 

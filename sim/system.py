@@ -14,8 +14,8 @@ from pydantic import NonNegativeFloat, PositiveInt, model_validator
 from sim.chips import ChipSpec
 from sim.chips.base import ConfigStatus
 from sim.errors import ConfigError
-from sim.parts.base import Spec
 from sim.parts.link import Fabric
+from sim.spec import Spec
 
 
 class NodeExtras(Spec):

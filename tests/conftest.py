@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.analytical.economics import Economics
 from sim.chips import registered_chip_kinds
+from sim.parts.economics import Economics
 from sim.workload.model import ModelSpec
 
 

@@ -64,7 +64,7 @@ def _serving_rows(scn) -> list[dict[str, Any]]:
 
 
 def validation_rows() -> list[dict[str, Any]]:
-    from sim.scenario.load import load_economics
+    from sim.catalog import load_economics
     from sim.validate.cases import load_cases
     from sim.validate.predict import predict_case
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from sim import catalog
+from sim.catalog.provenance import unsourced
+from sim.catalog.yaml_io import read_yaml
 from sim.errors import ConfigError, UnknownNameError
-from sim.provenance import unsourced
-from sim.yaml_io import read_yaml
 
 CHIPS = sorted(catalog.chips_dir().glob("*.yaml"))
 MODELS = sorted(catalog.models_dir().glob("*.yaml"))

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from sim import catalog
+from sim.catalog.provenance import unsourced
+from sim.catalog.yaml_io import read_yaml
 from sim.errors import ConfigError, UnknownNameError
-from sim.provenance import unsourced
-from sim.yaml_io import read_yaml
 
 SYSTEMS = sorted(catalog.systems_dir().glob("*.yaml"))
 REQUIRED = ["HGX-H100-8GPU", "HGX-H20-8GPU", "HGX-H200-8GPU", "B30-8GPU", "GB200-NVL72",

@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sim.analytical.economics import Economics
 from sim.analytical.evaluate import BOUNDS, CATEGORIES, EnergyModel, PassCost
 from sim.analytical.memory import check_fit, place
 from sim.analytical.multicard import CommCost, FreeLinks, StageModel, pipelined
 from sim.chips.base import ChipSpec
 from sim.errors import ConfigError, UnsupportedError
+from sim.parts.economics import Economics
 from sim.workload.graph import decode_graph, prefill_graph
 from sim.workload.model import ModelSpec
 from sim.workload.parallel import Parallelism
@@ -153,7 +153,7 @@ def _metrics(chip: ChipSpec, wl: Workload, econ: Economics, chips: int, required
     out_tokens = wl.batch * {"prefill": wl.input_len, "decode": 1, "generate": wl.output_len}[wl.phase]
     prompt_rate = wl.batch * wl.input_len / ttft if wl.phase != "decode" else math.nan
     energy_J = chips * (total.dynamic_energy_J + chip.power.idle_W * e2e)
-    cost = chips * econ.chip_cost_per_s(chip) * e2e + econ.energy_cost(chip, energy_J)
+    cost = chips * econ.cost_per_s(chip.price) * e2e + econ.energy_cost(chip.price, energy_J)
     bound_share = {k: total.by_bound[k] / e2e for k in BOUNDS}
     return Prediction(
         ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e,

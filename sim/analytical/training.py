@@ -17,12 +17,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sim.analytical.economics import Economics
 from sim.analytical.evaluate import BOUNDS, EnergyModel, PassCost, evaluate
 from sim.analytical.memory import LOGIT_BYTES, Footprint, place
 from sim.analytical.multicard import CommCost, FreeLinks, StageModel, comm_time_s
 from sim.chips.base import ChipSpec
 from sim.errors import CapacityError, ConfigError
+from sim.parts.economics import Economics
 from sim.units import GB
 from sim.workload.model import ModelSpec
 from sim.workload.ops import Block, Graph
@@ -195,7 +195,7 @@ def _prediction(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: Parall
     mfu = job.tokens * model_flops_per_token(model, job.seq_len) / (t * chips * peak)
     hfu = step.flops * chips / (t * chips * peak)
     energy = chips * (step.dynamic_energy_J + chip.power.idle_W * t)
-    cost = chips * econ.chip_cost_per_s(chip) * t + econ.energy_cost(chip, energy)
+    cost = chips * econ.cost_per_s(chip.price) * t + econ.energy_cost(chip.price, energy)
     breakdown = {k: step.by_bound[k] for k in BOUNDS}
     breakdown["optimizer"] = step.by_category.get("optimizer", 0.0)
     return TrainingPrediction(

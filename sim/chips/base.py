@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
-from sim.parts.base import Spec
 from sim.parts.compute import Compute
 from sim.parts.economics import Power, Price
 from sim.parts.memory import MemoryTier
+from sim.spec import Spec
 
 if TYPE_CHECKING:
     from sim.chips.costing import ChipCostModel

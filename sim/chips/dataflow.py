@@ -16,7 +16,7 @@ from pydantic import PositiveFloat, PositiveInt, model_validator
 
 from sim.chips.base import ChipSpec, chip_kind
 from sim.chips.costing import ChipCostModel, OpCost, Placement
-from sim.parts.base import Spec
+from sim.spec import Spec
 from sim.units import US, MiB
 from sim.workload.ops import Block, Op
 

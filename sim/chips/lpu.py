@@ -13,7 +13,7 @@ from pydantic import PositiveFloat, PositiveInt
 
 from sim.chips.base import ChipSpec, chip_kind
 from sim.chips.costing import ChipCostModel
-from sim.parts.base import Spec
+from sim.spec import Spec
 from sim.units import US
 from sim.workload.ops import Op
 

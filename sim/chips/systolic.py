@@ -14,7 +14,7 @@ from sim.chips.base import ChipSpec, chip_kind
 from sim.chips.costing import ChipCostModel
 from sim.chips.tiling import systolic_efficiency
 from sim.dtypes import DTYPE_BYTES
-from sim.parts.base import Spec
+from sim.spec import Spec
 from sim.units import US, MiB
 from sim.workload.ops import Op
 

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 from sim.analytical.iteration import DEFAULT_MEMORY_FRACTION
-from sim.parts.base import Spec
+from sim.spec import Spec
 
 VLLM_MAX_NUM_SEQS = 256
 VLLM_MAX_NUM_BATCHED_TOKENS = 2048

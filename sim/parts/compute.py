@@ -4,7 +4,7 @@ from pydantic import Field, PositiveFloat, model_validator
 
 from sim.dtypes import COMPUTE_FALLBACK, Dtype
 from sim.errors import UnsupportedError
-from sim.parts.base import Spec
+from sim.spec import Spec
 from sim.units import TERA
 
 

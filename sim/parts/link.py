@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 from sim.errors import ConfigError
-from sim.parts.base import Spec
+from sim.spec import Spec
 from sim.units import GB, US
 
 Topology = Literal["switch", "pcie_switch", "ring", "mesh2d", "torus2d", "torus3d", "fully_connected"]

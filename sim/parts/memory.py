@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveFloat
 
-from sim.parts.base import Spec
+from sim.spec import Spec
 from sim.units import BITS_PER_BYTE, GB, PJ
 
 MemoryType = Literal[

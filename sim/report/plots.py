@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from sim.scenario.spec import PlotSpec  # noqa: E402
+from sim.report.spec import PlotSpec  # noqa: E402
 
 Row = dict[str, Any]
 CATEGORY_MARKERS = {"attention": "o", "projection": "s", "mlp": "^", "moe": "v", "lm_head": "D",

@@ -6,7 +6,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from sim.scenario.spec import Finding
+from sim.report.spec import Finding
 
 Row = dict[str, Any]
 MATCH_KEYS = ("model", "phase", "batch", "input_len", "output_len", "precision", "cards", "plan_index",

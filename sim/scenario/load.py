@@ -10,7 +10,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sim.analytical.economics import Economics
 from sim.analytical.inference import metric_columns
 from sim.analytical.multicard import COLLECTIVE_METRICS
 from sim.analytical.training import training_metric_columns
@@ -18,22 +17,23 @@ from sim.catalog import (
     build_chip,
     chip_path,
     load_chip,
+    load_economics,
     load_model,
     load_system,
-    project_dir,
     scenario_path,
     suggest,
     validated,
 )
+from sim.catalog.yaml_io import LocatedYaml, read_yaml
 from sim.chips.base import ChipSpec
 from sim.des.policies import registered_policies
 from sim.errors import ConfigError, SimError
+from sim.parts.economics import Economics
 from sim.scenario.spec import ChipVariant, PlanEntry, Scenario
 from sim.scenario.store import INPUT_COLUMNS
 from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
 from sim.workload.parallel import Parallelism
-from sim.yaml_io import LocatedYaml, read_yaml
 
 
 @dataclass(frozen=True)
@@ -75,17 +75,6 @@ def resolve_plan(entry: PlanEntry, cards: int, system: SystemSpec | None, mode: 
         return Parallelism.model_validate(data)
     except ValidationError as err:
         raise ConfigError(f"parallelism: {err.errors()[0]['msg']}") from None
-
-
-def load_economics(overrides: dict[str, Any], where: str = "") -> Economics:
-    """configs/economics.yaml with a scenario's overrides on top."""
-    doc = read_yaml(project_dir() / "configs" / "economics.yaml")
-    data = {**doc.data, **overrides}
-    data["sources"] = {**doc.data.get("sources", {}), **overrides.get("sources", {})}
-    try:
-        return Economics.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(f"{where or doc.path}: economics: {err.errors()[0]['msg']}") from None
 
 
 def derive_chip(variant: ChipVariant, doc: LocatedYaml, loc: tuple) -> ChipSpec:

@@ -11,12 +11,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from sim.analytical.economics import Economics
 from sim.analytical.inference import predict
 from sim.analytical.multicard import SystemComm, collective_metrics
 from sim.analytical.training import predict_training
 from sim.chips.base import ChipSpec
 from sim.errors import SimError
+from sim.parts.economics import Economics
 from sim.scenario.load import ResolvedScenario, resolve_plan
 from sim.scenario.spec import Scenario
 from sim.scenario.store import ResultWriter

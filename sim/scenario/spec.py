@@ -9,10 +9,9 @@ from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_v
 
 from sim.des.spec import Disaggregation, Requests, Scheduler, Slo
 from sim.dtypes import Dtype
-from sim.parts.base import Spec
+from sim.report.spec import Finding, PlotSpec
+from sim.spec import Spec
 from sim.workload.spec import Phase, Precision
-
-Metric = str  # a results.csv column; checked against the metric list at run time
 
 
 class ChipVariant(Spec):
@@ -188,49 +187,6 @@ class PlanEntry(Spec):
     zero: Literal[0, 1, 2, 3] = 0
     recompute: Literal["none", "selective", "full"] = "none"
     overlap_dp_comm: bool = True
-
-
-class Finding(Spec):
-    """A sentence computed from the results.
-
-    - ``compare``: ratio of ``metric`` of chip ``of`` to chip ``to`` on matched points,
-      grouped by the ``by`` columns.
-    - ``best``: which chip has the best ``metric`` (``higher_is_better``) per group.
-    - ``bound``: which bound dominates, per chip and group.
-    - ``crossover``: per chip and group, the smallest value of ``axis`` at which ``metric``
-      (e.g. ``bound``) first equals ``value`` (default ``compute``).
-    - ``trend``: per chip and group, ``metric`` at the smallest and largest ``axis`` value.
-    - ``match``: per group and per card count of system ``to``, the fewest cards of system
-      ``of`` whose best ``metric`` (over plans) reaches ``to``'s.
-    """
-
-    kind: Literal["compare", "best", "bound", "crossover", "trend", "match"]
-    metric: Metric = "throughput_tokens_per_s"
-    of: str | None = None
-    to: str | None = None
-    by: list[str] = ["phase"]
-    higher_is_better: bool = True
-    axis: str = "batch"
-    value: str = "compute"
-    text: str = ""
-
-    @model_validator(mode="after")
-    def _compare_needs_chips(self) -> Finding:
-        if self.kind in ("compare", "match") and not (self.of and self.to):
-            raise ValueError(f"a {self.kind} finding needs 'of' and 'to' chip or system names")
-        return self
-
-
-class PlotSpec(Spec):
-    """A line plot of ``y`` against ``x``: one line per ``lines`` value, one panel per
-    ``panels`` value, one figure per model."""
-
-    x: str
-    y: str
-    lines: str = "chip"
-    panels: str = "phase"
-    logx: bool = True
-    logy: bool = False
 
 
 class Scenario(Spec):

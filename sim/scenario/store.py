@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import yaml
+from sim.catalog.yaml_io import dump_yaml
 
 # "chip" names the hardware of a point: a chip (one card) or a system (``cards`` of them).
 INPUT_COLUMNS = ["chip", "system", "cards", "plan", "tp", "pp", "dp", "ep", "model", "phase", "batch", "input_len",
@@ -62,5 +62,4 @@ def write_resolved(out_dir: Path, scenario: dict, chips: dict, models: dict, eco
     """Everything the run used, so a result can be reproduced and audited."""
     resolved = {"git_revision": revision, "scenario": scenario, "economics": economics,
                 "chips": chips, "models": models}
-    (out_dir / "resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False, width=100),
-                                           encoding="utf-8")
+    (out_dir / "resolved.yaml").write_text(dump_yaml(resolved), encoding="utf-8")

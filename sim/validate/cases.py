@@ -14,11 +14,11 @@ from typing import Any, Literal
 from pydantic import PositiveFloat, PositiveInt, TypeAdapter, model_validator
 
 from sim.catalog import validated
+from sim.catalog.yaml_io import read_yaml
 from sim.dtypes import Dtype
 from sim.errors import ConfigError
-from sim.parts.base import Spec
+from sim.spec import Spec
 from sim.workload.spec import Phase
-from sim.yaml_io import read_yaml
 
 Metric = Literal[
     "gemm_tflops", "memory_bandwidth_gbps", "collective_busbw_gbps", "throughput_tokens_per_s",

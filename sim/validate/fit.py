@@ -8,15 +8,12 @@ prints into the configs it names.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from sim.analytical.economics import Economics
-from sim.catalog import load_chip
-from sim.scenario.load import load_economics
+from sim.catalog import load_chip, load_economics, scenarios_dir
+from sim.parts.economics import Economics
 from sim.validate.cases import Case, load_cases
 from sim.validate.predict import predict_case
 
-VALIDATION_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "validation"
+VALIDATION_DIR = scenarios_dir() / "validation"
 
 
 def fit_chip_parameter(case: Case, field: str, lo: float, hi: float, econ: Economics,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.analytical.economics import Economics
 from sim.analytical.inference import predict
 from sim.analytical.multicard import SystemComm
 from sim.analytical.training import predict_training
@@ -13,6 +12,7 @@ from sim.chips.base import ChipSpec
 from sim.chips.costing import Placement
 from sim.comm import bus_bandwidth_GBps, collective_time_s
 from sim.errors import CapacityError, SimError, UnsupportedError
+from sim.parts.economics import Economics
 from sim.system import SystemSpec
 from sim.units import GB, TERA
 from sim.validate.cases import Case

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import PositiveInt, model_validator
 
-from sim.parts.base import Spec
+from sim.spec import Spec
 
 AttentionKind = Literal["mha", "gqa", "mqa", "mla"]
 

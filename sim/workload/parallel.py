@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import PositiveInt, model_validator
 
-from sim.parts.base import Spec
+from sim.spec import Spec
 from sim.workload.model import ModelSpec
 from sim.workload.ops import Block, Graph, Op
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import PositiveInt, model_validator
 
 from sim.dtypes import DTYPE_BYTES, Dtype, matmul_dtype
-from sim.parts.base import Spec
+from sim.spec import Spec
 
 Phase = Literal["prefill", "decode", "generate"]
 

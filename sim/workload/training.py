@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import PositiveInt
 
 from sim.dtypes import DTYPE_BYTES
-from sim.parts.base import Spec
+from sim.spec import Spec
 from sim.workload.graph import prefill_graph
 from sim.workload.model import ModelSpec
 from sim.workload.ops import Block, Graph, Op, elementwise, matmul

@@ -62,3 +62,8 @@ def read_yaml(path: Path) -> LocatedYaml:
     if node is not None:
         _walk(node, (), lines)
     return LocatedYaml(path, data, lines)
+
+
+def dump_yaml(data: Any) -> str:
+    """``data`` as block-style YAML in the order given (resolved inputs, ``sim show``)."""
+    return yaml.safe_dump(data, sort_keys=False, width=100)

@@ -1,9 +1,10 @@
 """The only code that reads config files: name -> YAML -> validated, frozen spec.
 
 Chips live in ``configs/chips``, systems in ``configs/systems``, models in ``configs/models``,
-scenarios in ``scenarios``.
+scenarios in ``scenarios`` (``sim.catalog.roots``: the shipped catalog plus user folders).
 A name matches a file's ``name``, one of its ``aliases`` or its file stem, ignoring case
-and punctuation. Every error names the file, the line and the field.
+and punctuation; two files claiming one name is an error. Every error names the file, the
+line and the field.
 """
 
 from __future__ import annotations
@@ -18,40 +19,32 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from sim.catalog.provenance import dangling_sources, unsourced
+from sim.catalog.roots import add_user_dirs, configs_dir, kind_dirs, results_dir, shipped_dir
+from sim.catalog.yaml_io import LocatedYaml, read_yaml
 from sim.chips import ChipSpec, registered_chip_kinds
 from sim.errors import ConfigError, UnknownNameError
-from sim.provenance import dangling_sources, unsourced
+from sim.parts.economics import Economics
 from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
-from sim.yaml_io import LocatedYaml, read_yaml
 
 T = TypeVar("T")
 
-_REPO = Path(__file__).resolve().parents[1]
-
-
-def project_dir() -> Path:
-    """Where ``configs/`` and ``scenarios/`` are: $SIM_HOME, the checkout, or the cwd."""
-    env = os.environ.get("SIM_HOME")
-    if env:
-        return Path(env)
-    return _REPO if (_REPO / "configs").is_dir() else Path.cwd()
-
-
 def chips_dir() -> Path:
-    return project_dir() / "configs" / "chips"
+    """The shipped chip configs."""
+    return kind_dirs("chip")[0]
 
 
 def systems_dir() -> Path:
-    return project_dir() / "configs" / "systems"
+    return kind_dirs("system")[0]
 
 
 def models_dir() -> Path:
-    return project_dir() / "configs" / "models"
+    return kind_dirs("model")[0]
 
 
 def scenarios_dir() -> Path:
-    return project_dir() / "scenarios"
+    return kind_dirs("scenario")[0]
 
 
 def _key(name: str) -> str:
@@ -69,21 +62,29 @@ def suggest(name: str, known: list[str] | dict[str, str]) -> str:
     return f" Did you mean: {', '.join(picks)}?" if picks else ""
 
 
-@lru_cache(maxsize=8)
-def _index(directory: Path) -> dict[str, tuple[str, Path]]:
-    """normalised name/alias/stem -> (display name, file) for every YAML in ``directory``."""
+@lru_cache(maxsize=16)
+def _index_of(directories: tuple[Path, ...]) -> dict[str, tuple[str, Path]]:
+    """normalised name/alias/stem -> (display name, file) for every YAML in ``directories``;
+    a key claimed by two files is an error naming both."""
     index: dict[str, tuple[str, Path]] = {}
-    for path in sorted(directory.glob("*.yaml")):
-        data = read_yaml(path).data
-        name = data.get("name", path.stem) if isinstance(data, dict) else path.stem
-        aliases = data.get("aliases", []) if isinstance(data, dict) else []
-        for alias in [name, path.stem, *(aliases or [])]:
-            index.setdefault(_key(str(alias)), (str(name), path))
+    for directory in directories:
+        for path in sorted(directory.glob("*.yaml")):
+            data = read_yaml(path).data
+            name = data.get("name", path.stem) if isinstance(data, dict) else path.stem
+            aliases = data.get("aliases", []) if isinstance(data, dict) else []
+            for alias in [name, path.stem, *(aliases if isinstance(aliases, list) else [])]:
+                hit = index.setdefault(_key(str(alias)), (str(name), path))
+                if hit[1] != path:
+                    raise ConfigError(f"{path}: '{alias}' is already the name of {hit[1]}; give it another name")
     return index
 
 
-def _find(kind: str, name: str, directory: Path) -> Path:
-    index = _index(directory)
+def _index(kind: str) -> dict[str, tuple[str, Path]]:
+    return _index_of(tuple(kind_dirs(kind)))
+
+
+def _find(kind: str, name: str) -> Path:
+    index = _index(kind)
     hit = index.get(_key(name))
     if hit is None:
         names = sorted({n for n, _ in index.values()})
@@ -95,9 +96,7 @@ def _find(kind: str, name: str, directory: Path) -> Path:
 
 def names(kind: str) -> list[str]:
     """Display names of every chip / system / model / scenario in the catalog."""
-    directory = {"chip": chips_dir(), "system": systems_dir(), "model": models_dir(),
-                 "scenario": scenarios_dir()}[kind]
-    return sorted({n for n, _ in _index(directory).values()})
+    return sorted({n for n, _ in _index(kind).values()})
 
 
 def validation_message(doc: LocatedYaml, err: ValidationError, strip: int = 0) -> str:
@@ -155,7 +154,7 @@ def validated(validate: Callable[[Any], T], doc: LocatedYaml, data: Any = None) 
 
 def chip_path(name: str) -> Path:
     """The YAML file of the chip called ``name`` (or ``name`` itself when it is a path)."""
-    return Path(name) if name.endswith((".yaml", ".yml")) else _find("chip", name, chips_dir())
+    return Path(name) if name.endswith((".yaml", ".yml")) else _find("chip", name)
 
 
 @lru_cache(maxsize=256)
@@ -164,9 +163,9 @@ def load_chip(name: str) -> ChipSpec:
     return build_chip(read_yaml(chip_path(name)))
 
 
-def _read_config(kind: str, name: str, directory: Path) -> LocatedYaml:
+def _read_config(kind: str, name: str) -> LocatedYaml:
     """The YAML of the ``kind`` called ``name`` (or at path ``name``); it must be a mapping."""
-    path = Path(name) if name.endswith((".yaml", ".yml")) else _find(kind, name, directory)
+    path = Path(name) if name.endswith((".yaml", ".yml")) else _find(kind, name)
     doc = read_yaml(path)
     if not isinstance(doc.data, dict):
         raise ConfigError(f"{path}: a {kind} file must be a mapping of fields")
@@ -176,7 +175,7 @@ def _read_config(kind: str, name: str, directory: Path) -> LocatedYaml:
 @lru_cache(maxsize=256)
 def load_model(name: str) -> ModelSpec:
     """The model called ``name`` (or a path to a model YAML)."""
-    doc = _read_config("model", name, models_dir())
+    doc = _read_config("model", name)
     model = validated(ModelSpec.model_validate, doc)
     check_sources(doc, doc.data)
     return model
@@ -185,7 +184,7 @@ def load_model(name: str) -> ModelSpec:
 @lru_cache(maxsize=64)
 def load_system(name: str) -> SystemSpec:
     """The system called ``name`` (or a path to a system YAML); its ``chip`` is loaded."""
-    doc = _read_config("system", name, systems_dir())
+    doc = _read_config("system", name)
     data = dict(doc.data)
     if isinstance(data.get("chip"), str):
         data["chip"] = _system_chip(doc, data["chip"])
@@ -220,4 +219,31 @@ def scenario_path(name: str) -> Path:
         if not path.is_file():
             raise UnknownNameError(f"no scenario file {path}")
         return path
-    return _find("scenario", name, scenarios_dir())
+    return _find("scenario", name)
+
+
+def load_economics(overrides: dict[str, Any] | None = None, where: str = "") -> Economics:
+    """configs/economics.yaml with ``overrides`` on top (a scenario's ``economics:`` block,
+    or command-line flags); an invalid value names ``where`` (the scenario line or the
+    flags), or the file when the file itself is wrong."""
+    overrides = overrides or {}
+    doc = read_yaml(configs_dir() / "economics.yaml")
+    data = {**doc.data, **overrides}
+    data["sources"] = {**doc.data.get("sources", {}), **overrides.get("sources", {})}
+    try:
+        return Economics.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{where or doc.path}: economics: {err.errors()[0]['msg']}") from None
+
+
+def use_catalog(*dirs: str | Path) -> None:
+    """Add user catalog folders to the shipped one and forget what was loaded before."""
+    add_user_dirs(*dirs)
+    for cached in (_index_of, load_chip, load_model, load_system):
+        cached.cache_clear()
+
+
+__all__ = ["Economics", "LocatedYaml", "build_chip", "check_sources", "chip_path", "chips_dir", "configs_dir",
+           "load_chip", "load_economics", "load_model", "load_system", "models_dir", "names", "read_yaml",
+           "results_dir", "scenario_path", "scenarios_dir", "shipped_dir", "suggest", "system_with_chip",
+           "systems_dir", "use_catalog", "validated", "validation_message"]

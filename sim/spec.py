@@ -1,4 +1,4 @@
-"""The base every spec derives from: strict (unknown keys fail) and immutable."""
+"""The base every spec derives from (layer 1): strict (unknown keys fail) and immutable."""
 
 from pydantic import BaseModel, ConfigDict
 
