@@ -22,7 +22,7 @@ from sim.des import (
     Requests,
     Scheduler,
     Serving,
-    chip_cost,
+    iteration_cost,
     make_requests,
     simulate,
     summarize,
@@ -40,7 +40,7 @@ def run(count: int, policy: str) -> dict:
     sched = Scheduler(policy=policy)
     t0 = time.perf_counter()
     reqs = make_requests(spec)
-    cost = chip_cost(chip, model, Precision(), sched, reqs)
+    cost = iteration_cost(chip, model, Precision(), sched, reqs)
     res = simulate(cost, Serving(scheduler=sched), reqs)
     wall = time.perf_counter() - t0
     row = summarize(res)
@@ -54,18 +54,18 @@ def training_step() -> dict:
     tp8 pp16 dp8, interleaved 1F1B with vpp 2, global batch 1536 of 2048 tokens (the
     size of Narayanan et al. 2021's 175B runs). Wall time includes costing the step's
     components and simulating pp = 16 stage processes."""
-    from sim.analytical.multicard import SystemComm
     from sim.catalog import load_system
+    from sim.deployment import Deployment
     from sim.des.pipeline import simulate_training
     from sim.workload.parallel import Parallelism
     from sim.workload.training import TrainingJob
 
-    chip, model = load_chip("H100"), load_model("gpt-3-175b")
+    model = load_model("gpt-3-175b")
     plan = Parallelism(tp=8, pp=16, dp=8, schedule="interleaved", vpp=2)
     job = TrainingJob(global_batch=1536, seq_len=2048)
-    comm = SystemComm(load_system("HGX-H100-8GPU").sized(plan.chips))
+    dep = Deployment.on_system(load_system("HGX-H100-8GPU"), plan)
     t0 = time.perf_counter()
-    res = simulate_training(chip, model, job, plan, comm)
+    res = simulate_training(dep, model, job)
     wall = time.perf_counter() - t0
     return {"wall_s": wall, "events": res.events, "step_s": res.step_time_s,
             "bubble": res.bubble_share(0), "peak_in_flight": res.peak_in_flight}

@@ -23,9 +23,9 @@ from pathlib import Path
 import yaml
 
 from sim import default_economics, load_model
-from sim.analytical.multicard import SystemComm
 from sim.analytical.training import predict_training, training_metric_columns
 from sim.catalog import load_system
+from sim.deployment import Deployment
 from sim.scenario.load import load_scenario
 from sim.scenario.runner import run_points
 from sim.scenario.store import ResultWriter
@@ -44,7 +44,7 @@ def one_point(repeats: int) -> tuple[float, float]:
     for i in range(repeats):
         job = TrainingJob(global_batch=1536 + 64 * (i % 2), seq_len=2048)
         t0 = time.perf_counter()
-        predict_training(system.chip, model, job, plan, econ, SystemComm(system))
+        predict_training(Deployment.on_system(system, plan), model, job, econ)
         times.append(time.perf_counter() - t0)
     times.sort()
     return statistics.median(times), times[int(0.9 * len(times))]

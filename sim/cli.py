@@ -198,13 +198,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         "currency_per_USD": args.currency_per_usd}.items() if v is not None})
     model = load_model(args.model)
     plan = _plan(args)
-    chip, comm, where = _hardware(args, plan.chips)
+    dep = _deployment(args, plan)
+    chip, where = dep.chip, (dep.chip.name if dep.system is None else f"{dep.system.name} x{dep.chips}")
     if args.mode == "training":
         if not (args.global_batch and args.seq_len):
             raise SimError("--mode training needs --global-batch and --seq-len")
         job = _spec(TrainingJob, global_batch=args.global_batch, seq_len=args.seq_len,
                     precision=args.precision if args.precision in ("bf16", "fp16", "fp8") else "bf16")
-        pred: Any = predict_training(chip, model, job, plan, econ, comm)
+        pred: Any = predict_training(dep, model, job, econ)
         inputs = {"mode": "training", **job.model_dump(mode="json")}
     else:
         base = Precision.uniform(args.precision)
@@ -212,7 +213,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                               activations=args.activations or base.activations,
                               kv_cache=args.kv_cache or base.kv_cache)
         wl = _workload(args, precision)
-        pred = predict(chip, model, wl, econ, plan=plan, comm=comm)
+        pred = predict(dep, model, wl, econ)
         inputs = {"mode": "inference", **wl.model_dump(mode="json")}
     metrics = {"hardware": where, "chip": chip.name, "model": model.name, "plan": plan.label,
                **plan.model_dump(mode="json"), **inputs, **pred.metrics()}
@@ -270,22 +271,14 @@ def _plan(args: argparse.Namespace) -> Any:
                  zero=args.zero, recompute=args.recompute, overlap_dp_comm=not args.no_dp_overlap)
 
 
-def _hardware(args: argparse.Namespace, plan_chips: int) -> tuple[Any, Any, str]:
-    """(chip, collective cost model or None, description) for --chip / --system / --count."""
-    from sim.analytical.multicard import SystemComm
-    from sim.catalog import load_chip, load_system, system_with_chip
+def _deployment(args: argparse.Namespace, plan: Any) -> Any:
+    """The deployment --chip / --system / --count and the plan flags describe."""
+    from sim.catalog import load_deployment
 
-    count = args.count or plan_chips
-    if count != plan_chips:
-        raise SimError(f"--count {count} != tp*pp*dp = {plan_chips}; give the plan that uses every chip")
-    if args.system:
-        system = load_system(args.system).sized(count)
-        return system.chip, SystemComm(system), f"{system.name} x{count}"
-    chip = load_chip(args.chip)
-    if count == 1:
-        return chip, None, chip.name
-    system = system_with_chip(chip.name).sized(count)
-    return chip, SystemComm(system), f"{system.name} x{count}"
+    count = args.count or plan.chips
+    if count != plan.chips:
+        raise SimError(f"--count {count} != tp*pp*dp = {plan.chips}; give the plan that uses every chip")
+    return load_deployment(plan, chip=args.chip, system=args.system)
 
 
 def _spec(cls: Any, **fields: Any) -> Any:

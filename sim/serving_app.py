@@ -20,6 +20,7 @@ from tqdm import tqdm
 from sim.analytical.iteration import IterationCost
 from sim.catalog import load_chip, load_model, results_dir
 from sim.chips.base import ChipSpec
+from sim.deployment import Deployment, plan_for
 from sim.des import (
     Arrivals,
     Lengths,
@@ -33,13 +34,13 @@ from sim.des import (
     summarize,
     time_series,
 )
-from sim.des.cost import chip_cost, system_cost
+from sim.des.cost import iteration_cost
 from sim.des.sweep import is_saturated
 from sim.errors import ConfigError, SimError
 from sim.report import plots, serving_plots
-from sim.scenario.load import ResolvedScenario, resolve_plan
+from sim.scenario.load import ResolvedScenario
 from sim.scenario.runner import guarded
-from sim.scenario.spec import Deployment
+from sim.scenario.spec import ServingLayout
 from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
 from sim.workload.parallel import Parallelism
@@ -67,9 +68,9 @@ class Curve:
     serving: Serving
 
     def cost(self, requests: list) -> IterationCost:
-        if self.system is None:
-            return chip_cost(self.chip, self.model, self.precision, self.serving.scheduler, requests)
-        return system_cost(self.system, self.model, self.precision, self.plan, self.serving.scheduler, requests)
+        dep = (Deployment.on_system(self.system, self.plan) if self.system is not None and self.plan.chips > 1
+               else Deployment.one_chip(self.chip))
+        return iteration_cost(dep, self.model, self.precision, self.serving.scheduler, requests)
 
 
 @dataclass
@@ -114,7 +115,7 @@ def run_serving(name: str, chips: list[str], models: list[str], requests: Reques
         model = load_model(model_name)
         for chip_name in chips:
             chip = load_chip(chip_name)
-            key = _key(chip.name, "", 1, Parallelism(), model.name, prec, Deployment(replicas=sv.replicas,
+            key = _key(chip.name, "", 1, Parallelism(), model.name, prec, ServingLayout(replicas=sv.replicas,
                        disaggregation=sv.disaggregation), sv, chip.name)
             curves.append(Curve(key, chip, None, Parallelism(), model, prec, sv))
     out = (results_root or results_dir()) / name
@@ -167,7 +168,7 @@ def scenario_curves(scn: ResolvedScenario) -> list[Curve | dict[str, Any]]:
         dep, model = layouts[p["deployment"]], scn.models[p["model"]]
         system = scn.systems.get(p["system"]) if p["system"] else None
         try:
-            full = (resolve_plan(scn.spec.parallelism[p["plan_index"]], p["cards"], system, "serving")
+            full = (plan_for(scn.spec.parallelism[p["plan_index"]], p["cards"], system, "serving")
                     if system else Parallelism())
             if dep.disaggregation is not None and full.dp > 1:
                 raise ConfigError(f"plan {full.label}: disaggregated pools count model instances; give dp=1")
@@ -187,7 +188,7 @@ def scenario_curves(scn: ResolvedScenario) -> list[Curve | dict[str, Any]]:
     return curves
 
 
-def _key(chip: str, system: str, cards: int, plan: Parallelism, model: str, prec: Precision, dep: Deployment,
+def _key(chip: str, system: str, cards: int, plan: Parallelism, model: str, prec: Precision, dep: ServingLayout,
          serving: Serving, series: str) -> dict[str, Any]:
     instance = plan.tp * plan.pp
     return {"chip": chip, "system": system, "cards": cards, "plan": plan.label, "tp": plan.tp, "pp": plan.pp,

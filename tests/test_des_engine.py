@@ -16,7 +16,7 @@ from sim.des import (
     Scheduler,
     Serving,
     Slo,
-    chip_cost,
+    iteration_cost,
     make_requests,
     simulate,
     summarize,
@@ -41,7 +41,7 @@ def _fixed(count: int, rate: float, kind: str = "poisson", seed: int = 0, inp: i
 def _run(chip, model, spec: Requests, scheduler: Scheduler, **serving):
     reqs = make_requests(spec)
     sv = Serving(scheduler=scheduler, **serving)
-    return simulate(chip_cost(chip, model, P, scheduler, reqs), sv, reqs)
+    return simulate(iteration_cost(chip, model, P, scheduler, reqs), sv, reqs)
 
 
 @pytest.mark.parametrize("policy", ["static", "continuous", "chunked"])

@@ -8,8 +8,9 @@ import pytest
 from sim import default_economics, predict
 from sim.analytical.iteration import ChipIterationCost, SystemIterationCost
 from sim.analytical.memory import footprint, kv_share
-from sim.analytical.multicard import FreeLinks, SystemComm
 from sim.catalog import load_model, load_system
+from sim.comm.pricing import FreeLinks
+from sim.deployment import Deployment
 from sim.des import (
     Arrivals,
     Lengths,
@@ -20,7 +21,7 @@ from sim.des import (
     simulate,
     summarize,
 )
-from sim.des.cost import system_cost
+from sim.des.cost import iteration_cost
 from sim.errors import CapacityError, ConfigError
 from sim.workload.parallel import Parallelism
 from sim.workload.spec import Precision, Workload
@@ -47,13 +48,13 @@ def _cost(chip, model, p, plan, comm) -> SystemIterationCost:
                                              ("llama-3.1-70b", "fp8", 4, 1), ("llama-3.1-8b", "bf16", 2, 2)])
 def test_low_load_matches_the_analytical_multicard_point(hgx, name, prec, tp, pp):
     """Batch 1, no queueing: TTFT, TPOT and end-to-end latency of the DES equal
-    predict(generate, plan, SystemComm) within 1% (collectives and stage sends included)."""
+    predict(generate) on the same deployment within 1% (collectives and stage sends included)."""
     model, p, plan = load_model(name), Precision.uniform(prec), Parallelism(tp=tp, pp=pp)
-    comm = SystemComm(hgx.sized(plan.chips))
+    dep = Deployment.on_system(hgx, plan)
     reqs = make_requests(_requests(3, 0.01))
-    row = summarize(simulate(system_cost(hgx, model, p, plan, SCHED, reqs), Serving(scheduler=SCHED), reqs))
-    ref = predict(hgx.chip, model, Workload(phase="generate", batch=1, input_len=IN, output_len=OUT, precision=p),
-                  default_economics(), plan=plan, comm=comm)
+    row = summarize(simulate(iteration_cost(dep, model, p, SCHED, reqs), Serving(scheduler=SCHED), reqs))
+    ref = predict(dep, model, Workload(phase="generate", batch=1, input_len=IN, output_len=OUT, precision=p),
+                  default_economics())
     assert ref.bound_share["communication"] > 0
     assert row["ttft_mean_s"] == pytest.approx(ref.ttft_s, rel=0.01)
     assert row["tpot_mean_s"] == pytest.approx(ref.tpot_s, rel=0.01)

@@ -9,9 +9,9 @@ from collections import Counter
 import pytest
 
 from sim.analytical.evaluate import PassCost
-from sim.analytical.multicard import SystemComm
 from sim.analytical.training import StepComponents, predict_training, step_components
 from sim.catalog import load_chip, load_model, load_system
+from sim.deployment import Deployment
 from sim.des.pipeline import SEND, simulate_pipeline, simulate_training
 from sim.des.schedules import stage_order
 from sim.des.trace import pipeline_trace
@@ -63,32 +63,33 @@ def test_every_stage_runs_each_task_once_backward_after_forward(schedule, pp, m,
 def test_step_components_rebuild_predict_training(hw, econ):
     chip, model = hw
     job, plan = TrainingJob(global_batch=8, seq_len=2048), _plan("interleaved", 4, 2)
-    comm = SystemComm(load_system("HGX-H100-8GPU").sized(8))
-    c = step_components(chip, model, job, plan, comm)
-    assert _closed_form(c, plan) == pytest.approx(predict_training(chip, model, job, plan, econ, comm).step_time_s, rel=1e-9)
+    dep = Deployment.on_system(load_system("HGX-H100-8GPU"), plan)
+    c = step_components(dep, model, job)
+    assert _closed_form(c, plan) == pytest.approx(predict_training(dep, model, job, econ).step_time_s, rel=1e-9)
     job, plan = TrainingJob(global_batch=16, seq_len=2048), _plan("1f1b", 2, 1, dp=2)
-    c = step_components(chip, model, job, plan, comm)
+    dep = Deployment.on_system(load_system("HGX-H100-8GPU"), plan)
+    c = step_components(dep, model, job)
     exposed = max(0.0, c.dp_reduce_s - c.backward_s)
     assert c.dp_reduce_s > 0
-    assert _closed_form(c, plan) + exposed == pytest.approx(
-        predict_training(chip, model, job, plan, econ, comm).step_time_s, rel=1e-9)
+    assert _closed_form(c, plan) + exposed == pytest.approx(predict_training(dep, model, job, econ).step_time_s, rel=1e-9)
 
 
 @pytest.mark.parametrize("schedule,pp,m,vpp", PLANS)
 def test_free_links_match_predict_training(hw, econ, schedule, pp, m, vpp):
     chip, model = hw
     job, plan = TrainingJob(global_batch=m, seq_len=2048), _plan(schedule, pp, vpp)
-    des = simulate_training(chip, model, job, plan)
-    assert des.step_time_s == pytest.approx(predict_training(chip, model, job, plan, econ).step_time_s, rel=1e-9)
+    dep = Deployment.ideal(chip, plan)
+    des = simulate_training(dep, model, job)
+    assert des.step_time_s == pytest.approx(predict_training(dep, model, job, econ).step_time_s, rel=1e-9)
 
 
 @pytest.mark.parametrize("schedule,pp,m,vpp", [p for p in PLANS if p[1] * 2 * 2 <= 16])
 def test_real_system_matches_predict_training_within_2_percent(hw, econ, schedule, pp, m, vpp):
     chip, model = hw
     plan = _plan(schedule, pp, vpp, dp=2)
-    job, comm = TrainingJob(global_batch=2 * m, seq_len=2048), SystemComm(load_system("HGX-H100-8GPU").sized(plan.chips))
-    des = simulate_training(chip, model, job, plan, comm)
-    assert des.step_time_s == pytest.approx(predict_training(chip, model, job, plan, econ, comm).step_time_s, rel=0.02)
+    job, dep = TrainingJob(global_batch=2 * m, seq_len=2048), Deployment.on_system(load_system("HGX-H100-8GPU"), plan)
+    des = simulate_training(dep, model, job)
+    assert des.step_time_s == pytest.approx(predict_training(dep, model, job, econ).step_time_s, rel=0.02)
 
 
 @pytest.mark.parametrize("pp,m", [(2, 8), (4, 8), (8, 32), (4, 1)])
@@ -168,10 +169,10 @@ def test_trace_has_compute_and_communication_tracks_per_stage():
 def test_bad_inputs_are_clear_errors(hw):
     chip, model = hw
     with pytest.raises(UnsupportedError, match="ZeRO"):
-        simulate_training(chip, model, TrainingJob(global_batch=8, seq_len=2048), _plan("1f1b", 2, 1, dp=2, zero=3))
+        simulate_training(Deployment.ideal(chip, _plan("1f1b", 2, 1, dp=2, zero=3)), model, TrainingJob(global_batch=8, seq_len=2048))
     with pytest.raises(UnsupportedError, match="multiple of the pipeline stages"):
-        simulate_training(chip, model, TrainingJob(global_batch=6, seq_len=2048), _plan("interleaved", 4, 2))
+        simulate_training(Deployment.ideal(chip, _plan("interleaved", 4, 2)), model, TrainingJob(global_batch=6, seq_len=2048))
     with pytest.raises(ConfigError, match="global batch"):
-        simulate_training(chip, model, TrainingJob(global_batch=7, seq_len=2048), _plan("1f1b", 2, 1, dp=2))
+        simulate_training(Deployment.ideal(chip, _plan("1f1b", 2, 1, dp=2)), model, TrainingJob(global_batch=7, seq_len=2048))
     with pytest.raises(ConfigError, match="unknown pipeline schedule"):
         stage_order("zigzag", 4, 8, 0)

@@ -14,7 +14,7 @@ from sim.des import (
     Requests,
     Scheduler,
     Serving,
-    chip_cost,
+    iteration_cost,
     make_requests,
     perfetto_trace,
     rate_sweep,
@@ -31,7 +31,7 @@ def setup():
     spec = Requests(count=150, arrivals=Arrivals(rate_per_s=20.0), input=Lengths(value=300),
                     output=Lengths(kind="uniform", low=8, high=64))
     sched = Scheduler(policy="chunked", max_seqs=32)
-    return chip_cost(chip, model, Precision(), sched, make_requests(spec)), spec, sched
+    return iteration_cost(chip, model, Precision(), sched, make_requests(spec)), spec, sched
 
 
 def test_trace_is_valid_json_with_chip_and_request_tracks(setup):

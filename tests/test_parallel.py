@@ -9,6 +9,7 @@ import pytest
 from sim.analytical.inference import predict
 from sim.analytical.memory import footprint
 from sim.catalog import load_chip, load_model
+from sim.deployment import Deployment
 from sim.errors import ConfigError
 from sim.workload.graph import decode_graph, prefill_graph
 from sim.workload.parallel import Parallelism, bubble_fraction, shard_graph, sharding_role
@@ -65,17 +66,17 @@ def test_free_links_prefill_time_is_the_compute_split(econ):
     wl = Workload(phase="prefill", batch=8, input_len=4096, precision=Precision())
     one = predict(chip, model, wl, econ)
     for tp in (2, 4, 8):
-        many = predict(chip, model, wl, econ, plan=Parallelism(tp=tp, sequence_parallel=True))
+        many = predict(Deployment.ideal(chip, Parallelism(tp=tp, sequence_parallel=True)), model, wl, econ)
         assert many.ttft_s == pytest.approx(one.ttft_s / tp, rel=0.05)
         assert many.ttft_s >= one.ttft_s / tp * 0.99
-        replicated = predict(chip, model, wl, econ, plan=Parallelism(tp=tp))
+        replicated = predict(Deployment.ideal(chip, Parallelism(tp=tp)), model, wl, econ)
         assert replicated.ttft_s > many.ttft_s
 
 
 def test_more_tensor_parallelism_is_never_slower_with_free_links(econ):
     chip, model = load_chip("H100"), load_model("llama-3.1-70b")
     wl = Workload(phase="decode", batch=16, input_len=2048, precision=Precision.uniform("fp8"))
-    times = [predict(chip, model, wl, econ, plan=Parallelism(tp=tp)).tpot_s for tp in (1, 2, 4, 8)]
+    times = [predict(Deployment.ideal(chip, Parallelism(tp=tp)), model, wl, econ).tpot_s for tp in (1, 2, 4, 8)]
     assert times == sorted(times, reverse=True)
 
 
@@ -88,7 +89,7 @@ def test_pipeline_decode_round_counts_every_stage(econ):
     one = predict(chip, model, wl.model_copy(update={"batch": 16}), econ, keep_ops=True)
     head_s = sum(c.time_s for c in one.passes["decode"].ops if c.op.name in ("lm_head", "final_norm", "embedding"))
     head_s += 16 * chip.host_overhead_us_per_sequence * 1e-6  # the sampling stage's host work
-    four = predict(chip, model, wl, econ, plan=Parallelism(pp=4))
+    four = predict(Deployment.ideal(chip, Parallelism(pp=4)), model, wl, econ)
     assert four.tpot_s == pytest.approx(one.tpot_s + 3 * head_s, rel=0.02)
     assert four.bound_share["bubble"] == pytest.approx(0.0, abs=1e-9)
 
@@ -96,7 +97,7 @@ def test_pipeline_decode_round_counts_every_stage(econ):
 def test_pipeline_prefill_pays_the_fill_bubble(econ):
     chip, model = load_chip("H100"), load_model("llama-3.1-8b")
     wl = Workload(phase="prefill", batch=4, input_len=2048, precision=Precision())
-    pred = predict(chip, model, wl, econ, plan=Parallelism(pp=4))
+    pred = predict(Deployment.ideal(chip, Parallelism(pp=4)), model, wl, econ)
     assert pred.bound_share["bubble"] == pytest.approx(bubble_fraction("1f1b", 4, 4), rel=0.05)
 
 
@@ -111,18 +112,18 @@ def test_plan_that_cannot_split_the_model_is_a_clear_error(econ):
     chip, model = load_chip("H100"), load_model("llama-3.1-8b")
     wl = Workload(phase="decode", batch=4, input_len=128, precision=Precision())
     with pytest.raises(ConfigError, match="does not divide"):
-        predict(chip, model, wl, econ, plan=Parallelism(tp=3))
+        predict(Deployment.ideal(chip, Parallelism(tp=3)), model, wl, econ)
     with pytest.raises(ConfigError, match="dp=3"):
-        predict(chip, model, wl, econ, plan=Parallelism(dp=3))
+        predict(Deployment.ideal(chip, Parallelism(dp=3)), model, wl, econ)
     with pytest.raises(ConfigError, match="dense"):
-        predict(chip, model, wl, econ, plan=Parallelism(tp=2, ep=2))
+        predict(Deployment.ideal(chip, Parallelism(tp=2, ep=2)), model, wl, econ)
 
 
 def test_energy_and_cost_count_every_chip(econ):
     chip, model = load_chip("H100"), load_model("llama-3.1-8b")
     wl = Workload(phase="decode", batch=64, input_len=1024, precision=Precision())
     one = predict(chip, model, wl, econ)
-    two = predict(chip, model, wl.model_copy(update={"batch": 128}), econ, plan=Parallelism(dp=2))
+    two = predict(Deployment.ideal(chip, Parallelism(dp=2)), model, wl.model_copy(update={"batch": 128}), econ)
     assert two.throughput_tokens_per_s == pytest.approx(2 * one.throughput_tokens_per_s)
     assert two.energy_j_per_token == pytest.approx(one.energy_j_per_token)
     assert two.avg_power_W == pytest.approx(one.avg_power_W)
@@ -156,4 +157,4 @@ def test_more_stages_than_layers_is_an_error(econ):
     chip, model = load_chip("H100"), load_model("llama-3.1-8b")
     wl = Workload(phase="decode", batch=64, input_len=128, precision=Precision())
     with pytest.raises(ConfigError, match="more stages than"):
-        predict(chip, model, wl, econ, plan=Parallelism(pp=64))
+        predict(Deployment.ideal(chip, Parallelism(pp=64)), model, wl, econ)

@@ -6,6 +6,7 @@ import pytest
 
 from sim.analytical.training import model_flops_per_token, predict_training, training_memory
 from sim.catalog import load_chip, load_model
+from sim.deployment import Deployment
 from sim.errors import CapacityError, ConfigError
 from sim.workload.parallel import Parallelism, bubble_fraction
 from sim.workload.spec import Precision
@@ -44,7 +45,7 @@ def test_graph_flops_match_6n_per_token_when_attention_is_short():
 def test_1f1b_bubble_matches_formula(econ, pp, m):
     chip, model = load_chip("H100"), load_model("llama-3.1-8b")
     job = TrainingJob(global_batch=m, seq_len=2048)
-    pred = predict_training(chip, model, job, Parallelism(pp=pp, tp=2, dp=1), econ)
+    pred = predict_training(Deployment.ideal(chip, Parallelism(pp=pp, tp=2, dp=1)), model, job, econ)
     pipeline_s = pred.step_time_s - pred.breakdown_s["optimizer"]  # no dp communication at dp=1
     share = pred.breakdown_s["bubble"] / pipeline_s
     assert share == pytest.approx(bubble_fraction("1f1b", pp, m), rel=0.02)
@@ -53,8 +54,8 @@ def test_1f1b_bubble_matches_formula(econ, pp, m):
 def test_interleaving_shrinks_the_bubble(econ):
     chip, model = load_chip("H100"), load_model("llama-3.1-8b")
     job = TrainingJob(global_batch=8, seq_len=2048)
-    plain = predict_training(chip, model, job, Parallelism(pp=4), econ)
-    inter = predict_training(chip, model, job, Parallelism(pp=4, schedule="interleaved", vpp=2), econ)
+    plain = predict_training(Deployment.ideal(chip, Parallelism(pp=4)), model, job, econ)
+    inter = predict_training(Deployment.ideal(chip, Parallelism(pp=4, schedule="interleaved", vpp=2)), model, job, econ)
     assert inter.breakdown_s["bubble"] == pytest.approx(plain.breakdown_s["bubble"] / 2, rel=1e-6)
     assert inter.memory.activations > plain.memory.activations
 
@@ -63,8 +64,8 @@ def test_free_links_data_parallel_is_the_compute_split(econ):
     """With infinite links, dp replicas each doing 1/dp of the batch take the time of one
     chip doing its share: step time is flat and throughput scales with dp."""
     chip, model = load_chip("H100"), load_model("llama-3.1-8b")
-    one = predict_training(chip, model, TrainingJob(global_batch=4, seq_len=2048), Parallelism(tp=4), econ)
-    many = predict_training(chip, model, TrainingJob(global_batch=32, seq_len=2048), Parallelism(tp=4, dp=8), econ)
+    one = predict_training(Deployment.ideal(chip, Parallelism(tp=4)), model, TrainingJob(global_batch=4, seq_len=2048), econ)
+    many = predict_training(Deployment.ideal(chip, Parallelism(tp=4, dp=8)), model, TrainingJob(global_batch=32, seq_len=2048), econ)
     assert many.step_time_s == pytest.approx(one.step_time_s, rel=1e-9)
     assert many.tokens_per_s == pytest.approx(8 * one.tokens_per_s, rel=1e-9)
 
@@ -78,7 +79,7 @@ def test_free_links_data_parallel_is_the_compute_split(econ):
 def test_mfu_never_beats_the_matmul_ceiling(econ, name, plan):
     chip, model = load_chip("H100"), load_model(name)
     job = TrainingJob(global_batch=plan.dp * plan.micro_batch * 16, seq_len=2048)
-    pred = predict_training(chip, model, job, plan, econ)
+    pred = predict_training(Deployment.ideal(chip, plan), model, job, econ)
     assert 0 < pred.mfu < chip.compute.max_matmul_fraction
     assert pred.hfu < chip.compute.max_matmul_fraction
     if plan.recompute == "full":
@@ -98,13 +99,13 @@ def test_memory_falls_with_each_zero_stage_and_recomputation():
 def test_training_that_does_not_fit_says_what_would(econ):
     chip, model = load_chip("H100"), load_model("gpt-3-175b")
     with pytest.raises(CapacityError, match="short by .* Try: .*ZeRO stage 1"):
-        predict_training(chip, model, TrainingJob(global_batch=16, seq_len=2048), Parallelism(tp=8, dp=2), econ)
+        predict_training(Deployment.ideal(chip, Parallelism(tp=8, dp=2)), model, TrainingJob(global_batch=16, seq_len=2048), econ)
 
 
 def test_global_batch_must_split_into_micro_batches(econ):
     chip, model = load_chip("H100"), load_model("llama-3.1-8b")
     with pytest.raises(ConfigError, match="not a multiple"):
-        predict_training(chip, model, TrainingJob(global_batch=10, seq_len=2048), Parallelism(dp=4), econ)
+        predict_training(Deployment.ideal(chip, Parallelism(dp=4)), model, TrainingJob(global_batch=10, seq_len=2048), econ)
 
 
 def test_gpt3_175b_memory_per_chip_matches_megatron_figures():

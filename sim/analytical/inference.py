@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 from sim.analytical.evaluate import BOUNDS, CATEGORIES, EnergyModel, PassCost
 from sim.analytical.memory import check_fit, place
-from sim.analytical.multicard import CommCost, FreeLinks, StageModel, pipelined
+from sim.analytical.multicard import StageModel, pipelined
 from sim.chips.base import ChipSpec
+from sim.deployment import Deployment, as_deployment
 from sim.errors import ConfigError, UnsupportedError
 from sim.parts.economics import Economics
 from sim.workload.graph import decode_graph, prefill_graph
@@ -83,19 +84,20 @@ def decode_sample_lengths(input_len: int, output_len: int) -> list[int]:
     return [input_len + int((j + 0.5) * steps / n) for j in range(n)]
 
 
-def predict(chip: ChipSpec, model: ModelSpec, wl: Workload, econ: Economics, keep_ops: bool = False,
-            plan: Parallelism | None = None, comm: CommCost | None = None) -> Prediction:
-    """Evaluate ``wl`` for ``model`` on one ``chip``, or on ``plan.chips`` of them with
-    collectives priced by ``comm`` (free links when None). ``wl.batch`` counts sequences
-    over all data-parallel replicas. Raises CapacityError if it does not fit,
-    UnsupportedError if the sequence is longer than the model's context window, ConfigError
-    if the plan cannot split the model."""
-    plan = plan or Parallelism()
+def predict(hardware: Deployment | ChipSpec, model: ModelSpec, wl: Workload, econ: Economics,
+            keep_ops: bool = False) -> Prediction:
+    """Evaluate ``wl`` for ``model`` on a deployment (one card of a chip, or a plan on a
+    system whose links price the collectives). ``wl.batch`` counts sequences over all
+    data-parallel replicas. Raises CapacityError if it does not fit, UnsupportedError if
+    the sequence is longer than the model's context window, ConfigError if the plan cannot
+    split the model."""
+    dep = as_deployment(hardware)
+    chip, plan = dep.chip, dep.plan
     _check(model, wl, plan)
     need = check_fit(chip, model, wl, plan)
     pl = place(chip, need)
     cm = chip.cost_model()
-    stages = StageModel(model, plan, cm, EnergyModel(cm), pl, comm or FreeLinks(), "inference", keep_ops)
+    stages = StageModel(model, plan, cm, EnergyModel(cm), pl, dep.comm, "inference", keep_ops)
     seqs = wl.batch // plan.dp
     micro = min(plan.pp, seqs)  # micro-batches in flight, one per stage at most
     mb = math.ceil(seqs / micro)

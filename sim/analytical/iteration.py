@@ -42,9 +42,10 @@ from typing import Protocol
 
 from sim.analytical.evaluate import EnergyModel, evaluate
 from sim.analytical.memory import Footprint, footprint, kv_share, place
-from sim.analytical.multicard import CommCost, comm_time_s, p2p_call
+from sim.analytical.multicard import p2p_call
 from sim.chips.base import ChipSpec
 from sim.chips.costing import ChipCostModel
+from sim.comm.pricing import CommCost, comm_time_s
 from sim.errors import CapacityError, ConfigError
 from sim.units import GB, US
 from sim.workload.graph import (

@@ -3,19 +3,9 @@ and how micro-batches fill the pipeline. Shared by inference and training."""
 
 from __future__ import annotations
 
-import math
-from typing import Protocol
-
 from sim.analytical.evaluate import EnergyModel, PassCost, evaluate
 from sim.chips.costing import ChipCostModel, Placement
-from sim.comm import (
-    algorithm_bandwidth_GBps,
-    bus_bandwidth_GBps,
-    collective_time_s,
-    registered_algorithms,
-)
-from sim.errors import UnsupportedError
-from sim.system import SystemSpec
+from sim.comm.pricing import CommCost, comm_time_s
 from sim.units import US
 from sim.workload.model import ModelSpec
 from sim.workload.ops import Graph
@@ -23,67 +13,8 @@ from sim.workload.parallel import (
     CommCall,
     Parallelism,
     forward_collectives,
-    group_size,
-    group_stride,
     shard_graph,
 )
-
-
-class CommCost(Protocol):
-    """Prices a collective of a plan's group (sim.comm on a system, or free links)."""
-
-    def time_s(self, call: CommCall, plan: Parallelism, mode: str) -> float: ...
-
-
-class FreeLinks:
-    """Infinite bandwidth, zero latency: multi-card time is the compute split alone."""
-
-    def time_s(self, call: CommCall, plan: Parallelism, mode: str) -> float:
-        return 0.0
-
-
-class SystemComm:
-    """Collectives on a system's links (``sim.comm``), for a plan's rank layout. Send/recv
-    between pipeline stages is one pair ``tp * dp`` ranks apart."""
-
-    def __init__(self, system: SystemSpec) -> None:
-        self.system = system
-        self._cache: dict[tuple, float] = {}
-
-    def time_s(self, call: CommCall, plan: Parallelism, mode: str) -> float:
-        size = 2 if call.kind == "send_recv" else group_size(plan, call.group)
-        key = (call.kind, call.size_bytes, size, group_stride(plan, call.group, mode))
-        if key not in self._cache:
-            self._cache[key] = collective_time_s(self.system, call.kind, call.size_bytes, size, key[3])
-        return self._cache[key]
-
-
-def collective_metrics(system: SystemSpec, kind: str, size_bytes: float, ranks: int) -> dict[str, float | str]:
-    """One collective over ``ranks`` consecutive chips of ``system``, as nccl-tests
-    reports it: time, algorithm and bus bandwidth, with the fastest algorithm named."""
-    times = {name: collective_time_s(system, kind, size_bytes, ranks, 1, name)  # type: ignore[arg-type]
-             for name in registered_algorithms() if _applies(system, kind, size_bytes, ranks, name)}
-    if not times:
-        raise UnsupportedError(f"no algorithm for {kind} over {ranks} ranks on {system.name}")
-    best = min(times, key=times.__getitem__)
-    t = times[best]
-    return {"time_s": t, "algorithm": best, "algbw_GBps": algorithm_bandwidth_GBps(size_bytes, t) if t else math.inf,
-            "busbw_GBps": bus_bandwidth_GBps(kind, size_bytes, ranks, t) if t else math.inf}  # type: ignore[arg-type]
-
-
-COLLECTIVE_METRICS = ["time_s", "algorithm", "algbw_GBps", "busbw_GBps"]
-
-
-def _applies(system: SystemSpec, kind: str, size_bytes: float, ranks: int, name: str) -> bool:
-    try:
-        collective_time_s(system, kind, size_bytes, ranks, 1, name)  # type: ignore[arg-type]
-    except UnsupportedError:
-        return False
-    return True
-
-
-def comm_time_s(calls: list[CommCall], plan: Parallelism, comm: CommCost, mode: str) -> float:
-    return sum(c.count * comm.time_s(c, plan, mode) for c in calls if c.count)
 
 
 def p2p_call(model: ModelSpec, tokens: int, act_bytes: float) -> CommCall:

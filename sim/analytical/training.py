@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 
 from sim.analytical.evaluate import BOUNDS, EnergyModel, PassCost, evaluate
 from sim.analytical.memory import LOGIT_BYTES, Footprint, place
-from sim.analytical.multicard import CommCost, FreeLinks, StageModel, comm_time_s
+from sim.analytical.multicard import StageModel
 from sim.chips.base import ChipSpec
+from sim.comm.pricing import CommCost, comm_time_s
+from sim.deployment import Deployment, as_deployment
 from sim.errors import CapacityError, ConfigError
 from sim.parts.economics import Economics
 from sim.units import GB
@@ -138,12 +140,13 @@ def model_flops_per_token(model: ModelSpec, seq_len: int) -> float:
     return 6.0 * model.active_params + 6.0 * model.layers * model.heads * d * seq_len
 
 
-def predict_training(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: Parallelism, econ: Economics,
-                     comm: CommCost | None = None) -> TrainingPrediction:
-    """One optimizer step of ``job`` on ``plan.chips`` chips; collectives priced by
-    ``comm`` (free links when None)."""
-    comm = comm or FreeLinks()
-    c = step_components(chip, model, job, plan, comm)
+def predict_training(hardware: Deployment | ChipSpec, model: ModelSpec, job: TrainingJob,
+                     econ: Economics) -> TrainingPrediction:
+    """One optimizer step of ``job`` on a deployment (its plan's chips, collectives priced
+    by its links; a chip alone is one card)."""
+    dep = as_deployment(hardware)
+    chip, plan = dep.chip, dep.plan
+    c = step_components(dep, model, job)
     micro = PassCost()
     micro.add(c.forward)
     micro.add(c.backward)
@@ -263,11 +266,12 @@ class StepComponents:
         return self.optimizer.time_s
 
 
-def step_components(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: Parallelism,
-                    comm: CommCost | None = None) -> StepComponents:
+def step_components(hardware: Deployment | ChipSpec, model: ModelSpec, job: TrainingJob) -> StepComponents:
     """The durations ``predict_training`` builds its step from, without its schedule
     arithmetic; raises CapacityError / ConfigError for a plan that does not fit or does
     not split the model."""
+    dep = as_deployment(hardware)
+    chip, plan, comm = dep.chip, dep.plan, dep.comm
     m = _micro_batches(model, job, plan)
     mem = training_memory(model, job, plan)
     if mem.total > chip.capacity_bytes:
@@ -276,7 +280,6 @@ def step_components(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: Pa
     pl = place(chip, Footprint(mem.weights + mem.grads + mem.optimizer, 0.0, mem.activations))
     cm = chip.cost_model()
     energy = EnergyModel(cm)
-    comm = comm or FreeLinks()
     stages = StageModel(model, plan, cm, energy, pl, comm, "training")
     p = job.compute_precision
     tokens = plan.micro_batch * job.seq_len

@@ -23,10 +23,12 @@ from sim.catalog.provenance import dangling_sources, unsourced
 from sim.catalog.roots import add_user_dirs, configs_dir, kind_dirs, results_dir, shipped_dir
 from sim.catalog.yaml_io import LocatedYaml, read_yaml
 from sim.chips import ChipSpec, registered_chip_kinds
+from sim.deployment import Deployment
 from sim.errors import ConfigError, UnknownNameError
 from sim.parts.economics import Economics
 from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
+from sim.workload.parallel import Parallelism
 
 T = TypeVar("T")
 
@@ -212,6 +214,25 @@ def system_with_chip(chip_name: str) -> SystemSpec:
                            f"(systems: {', '.join(names('system'))})")
 
 
+def load_sized_system(count: int, chip: str | None = None, system: str | None = None) -> SystemSpec | None:
+    """The named ``system`` sized to ``count`` chips; for a named ``chip``, None for one
+    card, else the catalog system holding that chip with the smallest scale-up domain."""
+    if system is not None:
+        return load_system(system).sized(count)
+    if chip is None:
+        raise ConfigError("name a chip or a system")
+    return None if count == 1 else system_with_chip(chip).sized(count)
+
+
+def load_deployment(plan: Parallelism, chip: str | None = None, system: str | None = None,
+                    chip_spec: ChipSpec | None = None) -> Deployment:
+    """``plan`` on the hardware ``load_sized_system`` names for its chips; ``chip_spec``
+    replaces the catalog chip (a what-if, a fit)."""
+    sized = load_sized_system(plan.chips, chip, system)
+    dep = Deployment.one_chip(load_chip(chip)) if sized is None else Deployment.on_system(sized, plan)  # type: ignore[arg-type]
+    return dep.with_chip(chip_spec) if chip_spec is not None else dep
+
+
 def scenario_path(name: str) -> Path:
     """A scenario by name, or a path to a scenario file."""
     if name.endswith((".yaml", ".yml")) or os.sep in name:
@@ -244,6 +265,6 @@ def use_catalog(*dirs: str | Path) -> None:
 
 
 __all__ = ["Economics", "LocatedYaml", "build_chip", "check_sources", "chip_path", "chips_dir", "configs_dir",
-           "load_chip", "load_economics", "load_model", "load_system", "models_dir", "names", "read_yaml",
+           "load_chip", "load_deployment", "load_economics", "load_sized_system", "load_model", "load_system", "models_dir", "names", "read_yaml",
            "results_dir", "scenario_path", "scenarios_dir", "shipped_dir", "suggest", "system_with_chip",
            "systems_dir", "use_catalog", "validated", "validation_message"]

@@ -12,7 +12,7 @@ from sim.comm.base import KINDS, CollectiveKind, best_time_s, registered_algorit
 from sim.errors import ConfigError
 from sim.system import SystemSpec
 
-_INFRA = {"base", "grid", "links"}
+_INFRA = {"base", "grid", "links", "pricing"}
 for _info in pkgutil.iter_modules(__path__):
     if _info.name not in _INFRA:
         importlib.import_module(f"{__name__}.{_info.name}")

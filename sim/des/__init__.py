@@ -4,12 +4,12 @@
     reqs = make_requests(Requests(count=1000, arrivals=Arrivals(rate_per_s=5),
                                   input=Lengths(value=512), output=Lengths(value=128)))
     serving = Serving(scheduler=Scheduler(policy="chunked"))
-    result = simulate(chip_cost(chip, model, Precision(), serving.scheduler, reqs), serving, reqs)
+    result = simulate(iteration_cost(chip, model, Precision(), serving.scheduler, reqs), serving, reqs)
     row = summarize(result, Slo(ttft_s=1.0, tpot_s=0.05))
 """
 
 from sim.des.arrivals import make_requests, read_trace
-from sim.des.cost import chip_cost
+from sim.des.cost import iteration_cost
 from sim.des.engine import simulate
 from sim.des.metrics import summarize, time_series
 from sim.des.pipeline import simulate_pipeline, simulate_training
@@ -19,8 +19,8 @@ from sim.des.spec import Arrivals, Disaggregation, Lengths, Requests, Scheduler,
 from sim.des.sweep import rate_sweep, saturation
 from sim.des.trace import perfetto_trace, pipeline_trace
 
-__all__ = ["Arrivals", "Disaggregation", "Lengths", "Requests", "Scheduler", "Serving",
-           "ServingResult", "Slo", "chip_cost", "make_requests", "perfetto_trace", "pipeline_trace", "rate_sweep",
+__all__ = ["Arrivals", "Disaggregation", "Lengths", "Requests", "Scheduler", "Serving", "iteration_cost",
+           "ServingResult", "Slo", "make_requests", "perfetto_trace", "pipeline_trace", "rate_sweep",
            "read_trace", "registered_policies", "saturation", "simulate", "simulate_pipeline", "simulate_training",
            "summarize",
            "time_series", "token_budget"]

@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from sim.analytical.multicard import CommCost
 from sim.analytical.training import StepComponents, step_components
 from sim.chips.base import ChipSpec
+from sim.deployment import Deployment, as_deployment
 from sim.des.schedules import Task, stage_order
 from sim.errors import SimError, UnsupportedError
 from sim.workload.model import ModelSpec
@@ -97,12 +97,13 @@ class PipelineResult:
         return self.stages[0].peak_in_flight
 
 
-def simulate_training(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: Parallelism,
-                      comm: CommCost | None = None, overlap_p2p: bool = False) -> PipelineResult:
-    """One optimizer step of ``job`` on ``plan`` as a timeline; collectives priced by
-    ``comm`` (free links when None), durations from ``step_components``."""
-    c = step_components(chip, model, job, plan, comm)
-    return simulate_pipeline(c, plan, plan.stage_layers(model), overlap_p2p)
+def simulate_training(hardware: Deployment | ChipSpec, model: ModelSpec, job: TrainingJob,
+                      overlap_p2p: bool = False) -> PipelineResult:
+    """One optimizer step of ``job`` on a deployment as a timeline; durations from
+    ``step_components`` (collectives priced by the deployment's links)."""
+    dep = as_deployment(hardware)
+    c = step_components(dep, model, job)
+    return simulate_pipeline(c, dep.plan, dep.plan.stage_layers(model), overlap_p2p)
 
 
 def simulate_pipeline(c: StepComponents, plan: Parallelism, layers_per_stage: int,

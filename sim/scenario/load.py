@@ -8,10 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from sim.analytical.inference import metric_columns
-from sim.analytical.multicard import COLLECTIVE_METRICS
 from sim.analytical.training import training_metric_columns
 from sim.catalog import (
     build_chip,
@@ -26,14 +23,14 @@ from sim.catalog import (
 )
 from sim.catalog.yaml_io import LocatedYaml, read_yaml
 from sim.chips.base import ChipSpec
+from sim.comm.pricing import CollectiveResult
 from sim.des.policies import registered_policies
 from sim.errors import ConfigError, SimError
 from sim.parts.economics import Economics
-from sim.scenario.spec import ChipVariant, PlanEntry, Scenario
+from sim.scenario.spec import ChipVariant, Scenario
 from sim.scenario.store import INPUT_COLUMNS
 from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
-from sim.workload.parallel import Parallelism
 
 
 @dataclass(frozen=True)
@@ -55,26 +52,8 @@ class ResolvedScenario:
         return self.spec.points(list(self.chips), list(self.models), list(self.systems))
 
     def metric_columns(self) -> list[str]:
-        return {"training": training_metric_columns, "collective": lambda: list(COLLECTIVE_METRICS),
+        return {"training": training_metric_columns, "collective": CollectiveResult.columns,
                 "inference": metric_columns, "serving": list}[self.spec.mode]()
-
-
-def resolve_plan(entry: PlanEntry, cards: int, system: SystemSpec | None, mode: str) -> Parallelism:
-    """A scenario's parallelism entry for ``cards`` cards: ``tp`` defaults to the scale-up
-    domain (capped by the cards) for inference and serving and to 1 for training; ``dp``
-    takes the cards left. Raises ConfigError when the layout does not use exactly ``cards``."""
-    data = entry.model_dump()
-    if data["tp"] is None:
-        domain = system.chips_per_node if system is not None else 1
-        data["tp"] = min(cards, domain) if mode in ("inference", "serving") else 1
-    if data["dp"] is None:
-        data["dp"] = max(1, cards // (data["tp"] * data["pp"]))
-    if data["tp"] * data["pp"] * data["dp"] != cards:
-        raise ConfigError(f"tp={data['tp']} x pp={data['pp']} x dp={data['dp']} does not use {cards} cards")
-    try:
-        return Parallelism.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(f"parallelism: {err.errors()[0]['msg']}") from None
 
 
 def derive_chip(variant: ChipVariant, doc: LocatedYaml, loc: tuple) -> ChipSpec:

@@ -12,17 +12,17 @@ from typing import Any
 from tqdm import tqdm
 
 from sim.analytical.inference import predict
-from sim.analytical.multicard import SystemComm, collective_metrics
 from sim.analytical.training import predict_training
 from sim.chips.base import ChipSpec
+from sim.comm.pricing import SystemComm, measure_collective
+from sim.deployment import Deployment, plan_for
 from sim.errors import SimError
 from sim.parts.economics import Economics
-from sim.scenario.load import ResolvedScenario, resolve_plan
+from sim.scenario.load import ResolvedScenario
 from sim.scenario.spec import Scenario
 from sim.scenario.store import ResultWriter
 from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
-from sim.workload.parallel import Parallelism
 from sim.workload.spec import Precision, Workload
 from sim.workload.training import TrainingJob
 
@@ -34,18 +34,18 @@ def _init(chips: dict[str, ChipSpec], models: dict[str, ModelSpec], econ: Econom
     _STATE.update(chips=chips, models=models, econ=econ, systems=systems, spec=spec, comm={})
 
 
-def _hardware(row: dict[str, Any]) -> tuple[ChipSpec, Parallelism | None, SystemComm | None]:
-    """The chip, the resolved plan (its columns filled in ``row``) and the links of a point."""
+def _hardware(row: dict[str, Any]) -> Deployment:
+    """The deployment of a point (its plan's columns filled in ``row``)."""
     if not row["system"]:
-        return _STATE["chips"][row["chip"]], None, None
+        return Deployment.one_chip(_STATE["chips"][row["chip"]])
     spec: Scenario = _STATE["spec"]
     key = (row["system"], row["cards"])
     if key not in _STATE["comm"]:
         _STATE["comm"][key] = SystemComm(_STATE["systems"][row["system"]].sized(row["cards"]))
     comm = _STATE["comm"][key]
-    plan = resolve_plan(spec.parallelism[row["plan_index"]], row["cards"], comm.system, spec.mode)
+    plan = plan_for(spec.parallelism[row["plan_index"]], row["cards"], comm.system, spec.mode)
     row.update(plan=plan.label, tp=plan.tp, pp=plan.pp, dp=plan.dp, ep=plan.ep)
-    return comm.system.chip, plan, comm
+    return Deployment.on_system(comm.system, plan, comm)
 
 
 def guarded(row: dict[str, Any], fill: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -69,20 +69,20 @@ def evaluate_point(point: dict[str, Any]) -> dict[str, Any]:
 def _fill_point(row: dict[str, Any]) -> None:
     if row["phase"] == "collective":
         system = _STATE["systems"][row["system"]].sized(row["cards"])
-        row.update(collective_metrics(system, row["collective"], row["size_bytes"], row["cards"]))
+        row.update(measure_collective(system, row["collective"], row["size_bytes"], row["cards"]).metrics())
         return
-    chip, plan, comm = _hardware(row)
+    dep = _hardware(row)
     model = _STATE["models"][row["model"]]
     if row["phase"] == "training":
-        gb = row["global_batch"] or row["batch_per_replica"] * (plan.dp if plan else 1)
+        gb = row["global_batch"] or row["batch_per_replica"] * dep.plan.dp
         job = TrainingJob(global_batch=gb, seq_len=row["seq_len"], precision=row["precision"])
-        pred: Any = predict_training(chip, model, job, plan or Parallelism(), _STATE["econ"], comm)
+        pred: Any = predict_training(dep, model, job, _STATE["econ"])
     else:
         wl = Workload(phase=row["phase"], batch=row["batch"], input_len=row["input_len"],
                       output_len=row["output_len"],
                       precision=Precision(weights=row["weights_dtype"], activations=row["activations_dtype"],
                                           kv_cache=row["kv_cache_dtype"]))
-        pred = predict(chip, model, wl, _STATE["econ"], plan=plan, comm=comm)
+        pred = predict(dep, model, wl, _STATE["econ"])
     row.update(pred.metrics())
 
 

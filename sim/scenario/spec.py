@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
+from sim.deployment import PlanEntry
 from sim.des.spec import Disaggregation, Requests, Scheduler, Slo
 from sim.dtypes import Dtype
 from sim.report.spec import Finding, PlotSpec
@@ -97,7 +98,7 @@ class CollectiveAxes(Spec):
         return v if isinstance(v, list) else [v]
 
 
-class Deployment(Spec):
+class ServingLayout(Spec):
     """How a serving point arranges its model instances: ``replicas`` co-located instances
     behind the router (times the plan's dp), or disaggregated prefill and decode pools of
     instances (the plan's dp must then be 1)."""
@@ -131,7 +132,7 @@ class ServingAxes(Spec):
     scheduler: Scheduler = Scheduler()
     replicas: PositiveInt = 1
     disaggregation: Disaggregation | None = None
-    deployments: list[Deployment] = []
+    deployments: list[ServingLayout] = []
     precision: list[Dtype | Precision] = ["bf16"]
     slo: Slo | None = None
     trace_rate: PositiveFloat | None = None
@@ -164,29 +165,12 @@ class ServingAxes(Spec):
             raise ValueError(f"deployment names must differ: {', '.join(labels)}")
         return self
 
-    def layouts(self) -> list[Deployment]:
+    def layouts(self) -> list[ServingLayout]:
         """The deployments compared (one from replicas / disaggregation when none is listed)."""
-        return self.deployments or [Deployment(replicas=self.replicas, disaggregation=self.disaggregation)]
+        return self.deployments or [ServingLayout(replicas=self.replicas, disaggregation=self.disaggregation)]
 
     def precisions(self) -> list[Precision]:
         return as_precisions(self.precision)
-
-
-class PlanEntry(Spec):
-    """A parallelism layout for a card count. Left out, ``tp`` fills the scale-up domain
-    (inference) or is 1 (training), ``pp`` is 1, and ``dp`` takes the remaining cards."""
-
-    tp: PositiveInt | None = None
-    pp: PositiveInt = 1
-    dp: PositiveInt | None = None
-    ep: PositiveInt = 1
-    sequence_parallel: bool = False
-    schedule: Literal["gpipe", "1f1b", "interleaved"] = "1f1b"
-    vpp: PositiveInt = 1
-    micro_batch: PositiveInt = 1
-    zero: Literal[0, 1, 2, 3] = 0
-    recompute: Literal["none", "selective", "full"] = "none"
-    overlap_dp_comm: bool = True
 
 
 class Scenario(Spec):

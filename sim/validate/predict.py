@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sim.analytical.inference import predict
-from sim.analytical.multicard import SystemComm
 from sim.analytical.training import predict_training
-from sim.catalog import load_chip, load_model, load_system, system_with_chip
+from sim.catalog import load_chip, load_deployment, load_model, load_sized_system
 from sim.chips.base import ChipSpec
 from sim.chips.costing import Placement
 from sim.comm import bus_bandwidth_GBps, collective_time_s
+from sim.deployment import Deployment
 from sim.errors import CapacityError, SimError, UnsupportedError
 from sim.parts.economics import Economics
 from sim.system import SystemSpec
@@ -83,19 +83,24 @@ def _stream_gbps(case: Case, chip: ChipSpec) -> float:
 MAX_OFFLINE_BATCH = 4096
 
 
-def _inference(case: Case, chip: ChipSpec, system: SystemSpec | None, econ: Economics) -> float:
+def _deployment(case: Case, plan: Parallelism, chip: ChipSpec | None) -> Deployment:
+    hw = case.hardware
+    return load_deployment(plan, chip=hw.chip, system=hw.system, chip_spec=chip)
+
+
+def _inference(case: Case, chip: ChipSpec | None, econ: Economics) -> float:
     w = case.workload
     if case.model is None or None in (w.phase, w.input_len):
         raise UnsupportedError("an inference case needs model, phase and input_len")
     model, prec = load_model(case.model), Precision.uniform(w.precision or "bf16")
     count = case.hardware.count
     plan = _plan(case, count, count)
-    comm = SystemComm(system) if system is not None else None
+    dep = _deployment(case, plan, chip)
 
     def at(batch: int):
         wl = Workload(phase=w.phase, batch=batch * plan.dp, input_len=w.input_len,  # type: ignore[arg-type]
                       output_len=w.output_len or 1, precision=prec)
-        return predict(chip, model, wl, econ, plan=plan, comm=comm)
+        return predict(dep, model, wl, econ)
 
     if w.batch is not None:
         pred = at(w.batch)
@@ -141,13 +146,10 @@ def _hardware(case: Case, chip: ChipSpec | None = None) -> tuple[ChipSpec, Syste
     """The case's chip (or ``chip``, a variant of it), and its system sized to ``count``
     when more than one chip runs."""
     hw = case.hardware
-    if hw.system is not None:
-        system = load_system(hw.system).sized(hw.count)
-        return system.chip, system
-    chip = chip or load_chip(hw.chip)  # type: ignore[arg-type]
-    if hw.count == 1:
-        return chip, None
-    return chip, system_with_chip(chip.name).sized(hw.count)
+    system = load_sized_system(hw.count, hw.chip, hw.system)
+    if system is not None and chip is not None:
+        system = system.model_copy(update={"chip": chip})
+    return (system.chip if system is not None else chip or load_chip(hw.chip)), system  # type: ignore[arg-type]
 
 
 def _plan(case: Case, count: int, default_tp: int) -> Parallelism:
@@ -183,7 +185,7 @@ def _collective_busbw(case: Case, system: SystemSpec | None) -> float:
     return bus_bandwidth_GBps(w.collective, w.bytes, n, t)
 
 
-def _training(case: Case, chip: ChipSpec, system: SystemSpec | None, econ: Economics) -> float:
+def _training(case: Case, chip: ChipSpec | None, econ: Economics) -> float:
     w = case.workload
     if case.model is None or w.global_batch is None or w.seq_len is None:
         raise UnsupportedError("a training case needs model, global_batch and seq_len")
@@ -192,7 +194,7 @@ def _training(case: Case, chip: ChipSpec, system: SystemSpec | None, econ: Econo
     plan = _plan(case, case.hardware.count, 1)
     job = TrainingJob(global_batch=w.global_batch, seq_len=w.seq_len,
                       precision=w.precision if w.precision in ("bf16", "fp16", "fp8") else "bf16")  # type: ignore[arg-type]
-    pred = predict_training(chip, load_model(case.model), job, plan, econ, SystemComm(system) if system else None)
+    pred = predict_training(_deployment(case, plan, chip), load_model(case.model), job, econ)
     return {"step_time_s": pred.step_time_s, "mfu": pred.mfu,
             "tokens_per_s_per_chip": pred.tokens_per_s / pred.chips}[case.metric]
 
@@ -200,8 +202,9 @@ def _training(case: Case, chip: ChipSpec, system: SystemSpec | None, econ: Econo
 def predict_case(case: Case, econ: Economics, chip: ChipSpec | None = None) -> Outcome:
     """Predict ``case``, or say why it cannot be (unsupported) or what went wrong (error).
     ``chip`` replaces the catalog's chip of a chip-named case (fitting tries variants)."""
+    variant = chip
     try:
-        chip, system = _hardware(case, chip)
+        chip, system = _hardware(case, variant)
     except SimError as err:
         return Outcome(case, "error", reason=str(err))
     try:
@@ -212,9 +215,9 @@ def predict_case(case: Case, econ: Economics, chip: ChipSpec | None = None) -> O
         elif case.metric == "collective_busbw_gbps":
             value = _collective_busbw(case, system)
         elif case.workload.mode == "training":
-            value = _training(case, chip, system, econ)
+            value = _training(case, variant, econ)
         elif case.workload.mode == "inference":
-            value = _inference(case, chip, system, econ)
+            value = _inference(case, variant, econ)
         else:
             raise UnsupportedError(f"metric {case.metric} ({case.workload.mode}) is not modelled yet")
     except UnsupportedError as err:
