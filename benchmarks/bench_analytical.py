@@ -17,13 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from sim import default_economics, load_chip, load_model, predict
-from sim.analytical.inference import metric_columns
-from sim.scenario.load import load_scenario
-from sim.scenario.runner import run_points
-from sim.scenario.store import ResultWriter
+from sim.studies.base import evaluate_scenario
 from sim.workload.spec import Precision, Workload
 
 SWEEP_CHIPS = ["H100", "H200", "H20", "B200", "A100", "MI300X", "L20", "B30", "TPU v6e", "Trainium2"]
@@ -53,12 +48,8 @@ def sweep(points: int, workers: int | None, phase: str) -> tuple[int, float, int
                 "models": ["Llama-3.1-8B"], "roofline": False,
                 "workload": {"phase": [phase], "batch": batches, "input_len": lens, "output_len": [128]}}
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.yaml"
-        path.write_text(yaml.safe_dump(scenario))
-        scn = load_scenario(str(path))
-        writer = ResultWriter(Path(tmp) / "results.csv", metric_columns())
         t0 = time.perf_counter()
-        rows = run_points(scn, writer, workers=workers, progress=False)
+        rows = evaluate_scenario(scenario, Path(tmp) / "results.csv", workers=workers)
         wall = time.perf_counter() - t0
     return len(rows), wall, sum(1 for r in rows if r.get("error"))
 

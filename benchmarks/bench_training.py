@@ -20,15 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from sim import default_economics, load_model
-from sim.analytical.training import predict_training, training_metric_columns
+from sim.analytical.training import predict_training
 from sim.catalog import load_system
 from sim.deployment import Deployment
-from sim.scenario.load import load_scenario
-from sim.scenario.runner import run_points
-from sim.scenario.store import ResultWriter
+from sim.studies.base import evaluate_scenario
 from sim.workload.parallel import Parallelism
 from sim.workload.training import TrainingJob
 
@@ -61,12 +57,8 @@ def sweep(points: int, workers: int | None) -> tuple[int, float, int]:
                 "systems": ["HGX-H100-8GPU"], "cards": cards, "parallelism": plans, "models": ["GPT-3-175B"],
                 "training": {"global_batch": batches, "seq_len": [2048]}}
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.yaml"
-        path.write_text(yaml.safe_dump(scenario))
-        scn = load_scenario(str(path))
-        writer = ResultWriter(Path(tmp) / "results.csv", training_metric_columns())
         t0 = time.perf_counter()
-        rows = run_points(scn, writer, workers=workers, progress=False)
+        rows = evaluate_scenario(scenario, Path(tmp) / "results.csv", workers=workers)
         wall = time.perf_counter() - t0
     return len(rows), wall, sum(1 for r in rows if r.get("error"))
 

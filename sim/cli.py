@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
     except KeyboardInterrupt:
-        print("interrupted: rows finished so far are in results.csv (serving.csv for a serving scenario)", file=sys.stderr)
+        print("interrupted: rows finished so far are in the results CSV (results.csv; serving.csv for a serving "
+              "scenario)", file=sys.stderr)
         return 130
 
 
@@ -122,7 +123,7 @@ def _serve_parser(sub: Any) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sim.app import run_scenario
+    from sim.studies import run_scenario
 
     run = run_scenario(args.scenario, Path(args.out) if args.out else None, args.workers,
                        progress=not args.no_progress)
@@ -133,7 +134,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sim.app import run_validation
+    from sim.validate.run import run_validation
 
     outcomes, out_dir, median = run_validation([Path(f) for f in args.files],
                                                Path(args.out) if args.out else None)
@@ -225,9 +226,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from sim.catalog import load_chip, load_model, load_system, system_with_chip
+    from sim.catalog import load_deployment, load_model
     from sim.des import Arrivals, Lengths, Requests, Scheduler, Serving, Slo
-    from sim.serving_app import serve_once
+    from sim.studies.serving import serve_once
     from sim.workload.parallel import Parallelism
     from sim.workload.spec import Precision
 
@@ -244,16 +245,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if (args.slo_ttft is None) != (args.slo_tpot is None):
         raise SimError("give both --slo-ttft and --slo-tpot, or neither")
     slo = _spec(Slo, ttft_s=args.slo_ttft, tpot_s=args.slo_tpot) if args.slo_ttft is not None else None
-    if args.system:
-        system = load_system(args.system)
-        chip = system.chip
-    else:
-        chip = load_chip(args.chip)
-        system = system_with_chip(chip.name) if plan.chips > 1 else None
+    dep = load_deployment(plan, chip=args.chip, system=args.system)
     model = load_model(args.model)
-    where = f"{system.name} {plan.label}" if system is not None and plan.chips > 1 else chip.name
-    row = serve_once(chip, system, plan, model, Precision.uniform(args.precision), req, serving, slo)
-    metrics = {"hardware": where, "chip": chip.name, "model": model.name, "plan": plan.label,
+    where = f"{dep.system.name} {plan.label}" if dep.system is not None and plan.chips > 1 else dep.chip.name
+    row = serve_once(dep, model, Precision.uniform(args.precision), req, serving, slo)
+    metrics = {"hardware": where, "chip": dep.chip.name, "model": model.name, "plan": plan.label,
                "replicas": args.replicas, "policy": args.policy, "rate_per_s": args.rate, **row}
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()},

@@ -8,6 +8,7 @@ the same rows. After a deliberate physics change, rewrite them with
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ GOLDEN = ROOT / "tests" / "data" / "golden"
 POINTS_PER_SCENARIO = 24
 SERVING_CURVES, SERVING_REQUESTS = 3, 120
 WALL_CLOCK = ("wall_s", "us_per_event")  # how long the simulation took here: not a result
+PRIVATE = ("plan_index", "roofline", "ops", "curve")  # inputs the runner uses, not results
 
 
 def subset(n: int, k: int) -> list[int]:
@@ -30,37 +32,40 @@ def subset(n: int, k: int) -> list[int]:
 def scenario_rows(path: Path) -> list[dict[str, Any]]:
     """The golden subset of one shipped scenario, evaluated by today's code."""
     from sim.scenario import runner
-    from sim.scenario.load import load_scenario
+    from sim.studies import load_scenario, study_for
 
     scn = load_scenario(str(path))
+    st = study_for(scn.spec.mode)
     if scn.spec.mode == "serving":
-        return _serving_rows(scn)
-    pts = scn.points()
-    runner._init(scn.chips, scn.models, scn.economics, scn.systems, scn.spec)
-    return [runner.evaluate_point(pts[i]) for i in subset(len(pts), POINTS_PER_SCENARIO)]
+        return _serving_rows(scn, st)
+    context = st.context(scn)
+    pts = st.points(scn, context)
+    runner._init(st.fill, context)
+    return [_public(runner.evaluate(pts[i])) for i in subset(len(pts), POINTS_PER_SCENARIO)]
 
 
-def _serving_rows(scn) -> list[dict[str, Any]]:
-    from sim import serving_app
-    from sim.des import make_requests
+def _serving_rows(scn, st) -> list[dict[str, Any]]:
+    from sim.scenario import runner
 
     sv = scn.spec.serving
-    req = sv.requests.model_copy(update={"count": SERVING_REQUESTS})
-    curves = serving_app.scenario_curves(scn)
+    fewer = sv.model_copy(update={"requests": sv.requests.model_copy(update={"count": SERVING_REQUESTS})})
+    scn = dataclasses.replace(scn, spec=scn.spec.model_copy(update={"serving": fewer}))
+    context = st.context(scn)
+    runner._init(st.fill, context)
     rates = [min(sv.rates), max(sv.rates)]
     rows: list[dict[str, Any]] = []
-    for c in (curves[i] for i in subset(len(curves), SERVING_CURVES)):
+    for i in subset(len(context.curves), SERVING_CURVES):
+        c = context.curves[i]
         if isinstance(c, dict):
             rows.append(c)
-            continue
-        try:
-            cost = c.cost(make_requests(serving_app._at(req, min(rates))))
-        except Exception as err:  # noqa: BLE001 - recorded, as the runner does
-            rows.append({**c.key, "error": str(err)})
-            continue
-        serving_app._init([c], [cost], req, sv.slo)
-        rows += [serving_app._point((0, r)) for r in rates]
-    return [{k: v for k, v in r.items() if k not in WALL_CLOCK} for r in rows]
+        else:
+            rows += [runner.evaluate({**c.key, "rate_per_s": r, "curve": i}) for r in rates]
+    return [{k: v for k, v in _public(r).items() if k not in WALL_CLOCK} for r in rows]
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    """A row without the runner's bookkeeping (parallelism entry index, op lists)."""
+    return {k: v for k, v in row.items() if k not in PRIVATE}
 
 
 def validation_rows() -> list[dict[str, Any]]:

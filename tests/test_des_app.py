@@ -8,7 +8,8 @@ import json
 import pytest
 
 from sim.errors import ConfigError
-from sim.serving_app import run_serving
+from sim.scenario.store import read_table
+from sim.studies.serving import run_serving
 
 REQUESTS = {"count": 60, "arrivals": {"rate_per_s": 1.0}, "input": {"value": 256}, "output": {"value": 32}}
 
@@ -25,7 +26,7 @@ def test_run_serving_writes_rows_figures_and_a_trace(tmp_path):
     assert {r["chip"] for r in ok} == {"H100-SXM5-80GB", "A100-SXM4-80GB"}
     assert all("goodput_req_per_s" in r and "ttft_p99_s" in r for r in ok)
     assert sum(1 for r in rows if "KV cache" in r["error"]) == 2  # 70B fits neither card
-    assert len(run.saturation) == 2
+    assert len(read_table(out / "saturation.csv")) == 2
     assert (out / "figures" / "llama-3-1-8b_latency_vs_throughput.png").stat().st_size > 0
     assert (out / "figures" / "timeline.png").is_file()
     assert json.loads((out / "trace.json").read_text())["traceEvents"]
@@ -40,23 +41,13 @@ def test_bad_arguments_are_config_errors(tmp_path):
 
 
 def test_parallel_sweep_matches_serial(tmp_path):
-    from sim.catalog import load_chip, load_model
-    from sim.des import Requests, Serving, make_requests
-    from sim.serving_app import Curve, RowWriter, _run_points
-    from sim.workload.parallel import Parallelism
-    from sim.workload.spec import Precision
-
-    req, sv = Requests.model_validate(REQUESTS), Serving()
-    curve = Curve({"chips_total": 1}, load_chip("H100"), None, Parallelism(), load_model("llama-3.1-8b"),
-                  Precision(), sv)
-    cost = curve.cost(make_requests(req))
     runs = []
     for workers in (1, 2):
-        writer = RowWriter(tmp_path / f"{workers}.csv", ["rate_per_s", "ttft_p90_s"])
-        runs.append(_run_points([curve], [cost], req, [2.0, 20.0, 2000.0], None, writer, workers, False))
-        writer.close()
-    assert [(r["rate_per_s"], r["ttft_p90_s"]) for r in runs[0]] == [(r["rate_per_s"], r["ttft_p90_s"]) for r in runs[1]]
-    assert (tmp_path / "1.csv").read_text() == (tmp_path / "2.csv").read_text()
+        run_serving("par", ["H100"], ["llama-3.1-8b"], REQUESTS, [2.0, 20.0, 2000.0], results_root=tmp_path / str(workers),
+                    workers=workers)
+        rows = read_table(tmp_path / str(workers) / "par" / "serving.csv")
+        runs.append([{k: v for k, v in r.items() if k not in ("wall_s", "us_per_event")} for r in rows])
+    assert len(runs[0]) == 3 and runs[0] == runs[1]
 
 
 def test_sim_serve_prints_the_summary_metrics(capsys):

@@ -19,7 +19,7 @@ LAYER = {
     "sim.des": 5,
     "sim.report": 6,
     "sim.catalog": 7, "sim.scenario": 7, "sim.validate": 7,
-    "sim.studies": 8, "sim.cli": 8, "sim": 8, "sim.app": 8, "sim.serving_app": 8,
+    "sim.studies": 8, "sim.cli": 8, "sim": 8,
 }
 # Imports forbidden although they point down or sideways: (importer prefix, imported prefix).
 FORBIDDEN = [
@@ -27,11 +27,13 @@ FORBIDDEN = [
     ("sim.parts", "sim.workload"),        # hardware parts know no workload
     ("sim.chips", "sim.comm"), ("sim.chips", "sim.system"), ("sim.chips", "sim.deployment"),
     ("sim.comm", "sim.deployment"),
-    ("sim.report", "sim.parts"), ("sim.report", "sim.workload"),  # figures are functions of result rows
+    # figures and tables are functions of result rows: no hardware, workload, engine or scenario
+    *(("sim.report", p) for p in ("sim.parts", "sim.workload", "sim.chips", "sim.comm", "sim.system",
+                                  "sim.deployment", "sim.analytical", "sim.des")),
     ("sim.catalog", "sim.scenario"), ("sim.catalog", "sim.validate"),
 ]
 ONLY_IN = {"simpy": ("sim.des",), "matplotlib": ("sim.report",), "yaml": ("sim.catalog",),
-           "tqdm": ("sim.scenario.runner", "sim.serving_app")}
+           "tqdm": ("sim.scenario.runner",)}
 
 
 def _entry(module: str) -> str | None:

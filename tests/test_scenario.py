@@ -9,18 +9,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim.app import run_scenario
 from sim.catalog import scenarios_dir
 from sim.errors import ConfigError
-from sim.scenario.load import load_scenario
+from sim.studies import load_scenario, run_scenario
 
 SCENARIOS = sorted(scenarios_dir().glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_every_shipped_scenario_loads(path: Path):
+    from sim.studies import study_for
+
     scn = load_scenario(str(path))
-    assert scn.points()
+    st = study_for(scn.spec.mode)
+    assert st.points(scn, st.context(scn)) if scn.spec.mode != "serving" else scn.spec.serving.rates
 
 
 def _write(tmp_path: Path, data: dict) -> str:
@@ -95,7 +97,7 @@ def test_bad_scenario_files_give_one_clear_line(tmp_path, change, needle):
 def test_interrupted_sweep_keeps_the_rows_it_finished(tmp_path, monkeypatch):
     from sim.scenario import runner
 
-    real = runner.evaluate_point
+    real = runner.evaluate
     calls = {"n": 0}
 
     def stop_after_five(point):
@@ -104,7 +106,7 @@ def test_interrupted_sweep_keeps_the_rows_it_finished(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(point)
 
-    monkeypatch.setattr(runner, "evaluate_point", stop_after_five)
+    monkeypatch.setattr(runner, "evaluate", stop_after_five)
     with pytest.raises(KeyboardInterrupt):
         run_scenario(_write(tmp_path, BASE), results_root=tmp_path / "out", workers=1, progress=False)
     with (tmp_path / "out" / "tiny" / "results.csv").open() as f:
@@ -143,18 +145,18 @@ def test_serving_scenario_streams_rows_and_writes_a_table_figures_and_a_trace(tm
 
 
 def test_interrupted_serving_sweep_keeps_the_rows_it_finished(tmp_path, monkeypatch):
-    from sim import serving_app
+    from sim.scenario import runner
 
-    real = serving_app._point
+    real = runner.evaluate
     calls = {"n": 0}
 
-    def stop_after_three(task):
+    def stop_after_three(point):
         calls["n"] += 1
         if calls["n"] > 3:
             raise KeyboardInterrupt
-        return real(task)
+        return real(point)
 
-    monkeypatch.setattr(serving_app, "_point", stop_after_three)
+    monkeypatch.setattr(runner, "evaluate", stop_after_three)
     with pytest.raises(KeyboardInterrupt):
         run_scenario(_write(tmp_path, SERVING), results_root=tmp_path / "out", workers=1, progress=False)
     with (tmp_path / "out" / "serve-tiny" / "serving.csv").open() as f:
@@ -162,7 +164,7 @@ def test_interrupted_serving_sweep_keeps_the_rows_it_finished(tmp_path, monkeypa
 
 
 @pytest.mark.parametrize("change,needle", [
-    ({"serving": None}, "needs a serving: block"),
+    ({"serving": None}, r"serving: Field required"),
     ({"serving": {**SERVING["serving"], "scheduler": {"policy": "chunky"}}},
      r"serve-tiny\.yaml:\d+: unknown scheduler policy 'chunky'\. Did you mean: chunked"),
     ({"serving": {**SERVING["serving"], "rates": []}}, "rates"),

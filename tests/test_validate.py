@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.app import run_validation
+from sim.validate.run import run_validation
 from sim.catalog import scenarios_dir
 from sim.cli import main
 from sim.errors import ConfigError

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from sim.analytical.evaluate import BOUNDS, CATEGORIES, EnergyModel, PassCost
 from sim.analytical.memory import check_fit, place
@@ -57,22 +58,21 @@ class Prediction:
     def throughput_tokens_per_s_per_chip(self) -> float:
         return self.throughput_tokens_per_s / self.chips
 
+    SCALARS: ClassVar[tuple[str, ...]] = (
+        "ttft_s", "tpot_s", "e2e_latency_s", "throughput_tokens_per_s", "throughput_tokens_per_s_per_chip",
+        "prompt_tokens_per_s", "memory_required_bytes", "memory_available_bytes", "bound", "energy_j_per_token",
+        "avg_power_W", "cost_per_million_tokens", "currency", "flops", "dram_bytes")
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        """The metric columns ``metrics`` gives, in order."""
+        return [*cls.SCALARS, *(f"share_{k}" for k in BOUNDS), *(f"time_share_{k}" for k in CATEGORIES)]
+
     def metrics(self) -> dict[str, float | str]:
         """Flat metric columns (for CSV and JSON)."""
-        row: dict[str, float | str] = {
-            "ttft_s": self.ttft_s, "tpot_s": self.tpot_s, "e2e_latency_s": self.e2e_latency_s,
-            "throughput_tokens_per_s": self.throughput_tokens_per_s,
-            "throughput_tokens_per_s_per_chip": self.throughput_tokens_per_s_per_chip,
-            "prompt_tokens_per_s": self.prompt_tokens_per_s,
-            "memory_required_bytes": self.memory_required_bytes,
-            "memory_available_bytes": self.memory_available_bytes,
-            "bound": self.bound, "energy_j_per_token": self.energy_j_per_token,
-            "avg_power_W": self.avg_power_W,
-            "cost_per_million_tokens": self.cost_per_million_tokens, "currency": self.currency,
-            "flops": self.flops, "dram_bytes": self.dram_bytes,
-        }
-        row.update({f"share_{k}": v for k, v in self.bound_share.items()})
-        row.update({f"time_share_{k}": v for k, v in self.category_share.items()})
+        row: dict[str, float | str] = {k: getattr(self, k) for k in self.SCALARS}
+        row.update({f"share_{k}": self.bound_share[k] for k in BOUNDS})
+        row.update({f"time_share_{k}": self.category_share[k] for k in CATEGORIES})
         return row
 
 
@@ -168,12 +168,3 @@ def _metrics(chip: ChipSpec, wl: Workload, econ: Economics, chips: int, required
         category_share={k: total.by_category.get(k, 0.0) / e2e for k in CATEGORIES},
         passes=passes,
     )
-
-
-def metric_columns() -> list[str]:
-    """Names of the metric columns ``Prediction.metrics`` produces, in order."""
-    nan = math.nan
-    dummy = Prediction(nan, nan, nan, nan, nan, nan, nan, "", nan, nan, nan, "",
-                       bound_share=dict.fromkeys(BOUNDS, nan),
-                       category_share=dict.fromkeys(CATEGORIES, nan))
-    return list(dummy.metrics())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from sim.analytical.evaluate import BOUNDS, EnergyModel, PassCost, evaluate
 from sim.analytical.memory import LOGIT_BYTES, Footprint, place
@@ -72,28 +73,51 @@ class TrainingPrediction:
     chips: int
     breakdown_s: dict[str, float] = field(default_factory=dict)
 
+    SCALARS: ClassVar[tuple[str, ...]] = (
+        "step_time_s", "throughput_tokens_per_s", "throughput_tokens_per_s_per_chip", "mfu", "hfu",
+        "memory_required_bytes", "memory_available_bytes", "memory_weights_bytes", "memory_grads_bytes",
+        "memory_optimizer_bytes", "memory_activations_bytes", "sequences_per_step", "micro_batches",
+        "energy_j_per_step", "avg_power_W", "cost_per_million_tokens", "currency", "chips")
+    SHARES: ClassVar[tuple[str, ...]] = (*BOUNDS, "optimizer")
+
+    @property
+    def throughput_tokens_per_s(self) -> float:
+        return self.tokens_per_s
+
+    @property
+    def throughput_tokens_per_s_per_chip(self) -> float:
+        return self.tokens_per_s / self.chips
+
+    @property
+    def memory_required_bytes(self) -> float:
+        return self.memory.total
+
+    @property
+    def memory_weights_bytes(self) -> float:
+        return self.memory.weights
+
+    @property
+    def memory_grads_bytes(self) -> float:
+        return self.memory.grads
+
+    @property
+    def memory_optimizer_bytes(self) -> float:
+        return self.memory.optimizer
+
+    @property
+    def memory_activations_bytes(self) -> float:
+        return self.memory.activations
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        """The metric columns ``metrics`` gives, in order."""
+        return [*cls.SCALARS, *(f"share_{k}" for k in cls.SHARES)]
+
     def metrics(self) -> dict[str, float | str]:
         """Flat metric columns (for CSV and JSON)."""
-        row: dict[str, float | str] = {
-            "step_time_s": self.step_time_s, "throughput_tokens_per_s": self.tokens_per_s,
-            "throughput_tokens_per_s_per_chip": self.tokens_per_s / self.chips, "mfu": self.mfu, "hfu": self.hfu,
-            "memory_required_bytes": self.memory.total, "memory_available_bytes": self.memory_available_bytes,
-            "memory_weights_bytes": self.memory.weights, "memory_grads_bytes": self.memory.grads,
-            "memory_optimizer_bytes": self.memory.optimizer, "memory_activations_bytes": self.memory.activations,
-            "sequences_per_step": self.sequences_per_step, "micro_batches": self.micro_batches, "energy_j_per_step": self.energy_j_per_step,
-            "avg_power_W": self.avg_power_W, "cost_per_million_tokens": self.cost_per_million_tokens,
-            "currency": self.currency, "chips": self.chips,
-        }
-        row.update({f"share_{k}": v / self.step_time_s for k, v in self.breakdown_s.items()})
+        row: dict[str, float | str] = {k: getattr(self, k) for k in self.SCALARS}
+        row.update({f"share_{k}": self.breakdown_s[k] / self.step_time_s for k in self.SHARES})
         return row
-
-
-def training_metric_columns() -> list[str]:
-    """Names of the columns ``TrainingPrediction.metrics`` produces, in order."""
-    mem = TrainingMemory(1.0, 1.0, 1.0, 1.0)
-    dummy = TrainingPrediction(1.0, 1.0, 1.0, 1.0, mem, 1.0, 1, 1, 1.0, 1.0, 1.0, "", 1,
-                               breakdown_s=dict.fromkeys((*BOUNDS, "optimizer"), 1.0))
-    return list(dummy.metrics())
 
 
 def stage_params(model: ModelSpec, plan: Parallelism) -> float:

@@ -21,8 +21,20 @@ PERCENTILES = (50, 90, 99)
 STEADY_WINDOW = (0.1, 0.9)  # share of arrivals before the steady window starts and ends
 
 
+def summary_columns(slo: bool) -> list[str]:
+    """The keys ``summarize`` returns, in order (with goodput when there is an SLO)."""
+    cols = ["requests", "duration_s"]
+    for name in ("ttft", "tpot", "e2e"):
+        cols += [f"{name}_mean_s", *(f"{name}_p{q}_s" for q in PERCENTILES)]
+    cols += ["output_tokens_per_s", "request_throughput_per_s", "steady_arrivals_per_s", "steady_completions_per_s"]
+    cols += ["slo_attainment", "goodput_req_per_s"] if slo else []
+    return cols + ["queue_len_mean", "queue_len_max", "queue_wait_mean_s", "little_rate_x_wait", "kv_util_mean",
+                   "kv_util_max", "kv_blocks", "preemptions", "iterations", "mean_decode_batch", "events", "wall_s",
+                   "us_per_event"]
+
+
 def summarize(res: ServingResult, slo: Slo | None = None) -> dict[str, float]:
-    """One flat row of metrics (seconds, tokens, requests)."""
+    """One flat row of metrics (seconds, tokens, requests), keyed as ``summary_columns``."""
     reqs = res.requests
     arrival = np.array([r.arrival_s for r in reqs])
     first = np.array([r.first_token_s for r in reqs])

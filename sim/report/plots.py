@@ -118,6 +118,29 @@ def roofline(chips: dict[str, tuple[float, float]], ops: list[dict[str, Any]], t
     return fig
 
 
+STAGE_PARTS = (("compute_s", "compute", "tab:blue"), ("send_blocked_s", "blocked on sends", "tab:red"),
+               ("bubble_s", "bubble (idle)", "tab:purple"), ("dp_exposed_s", "waiting for gradients", "tab:orange"),
+               ("optimizer_s", "optimizer", "tab:gray"))
+
+
+def pipeline_stages(stages: list[Row], title: str) -> Figure:
+    """Stacked bars of one training step per pipeline stage: compute, blocked sends,
+    bubble, exposed data-parallel wait and optimizer, in milliseconds. ``stages`` are
+    rows with those ``*_s`` columns and ``stage``."""
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.4 * len(stages) + 2.5), 4.2))
+    xs = [int(s["stage"]) for s in stages]
+    bottom = [0.0] * len(stages)
+    for col, label, color in STAGE_PARTS:
+        vals = [float(s[col]) * 1e3 for s in stages]
+        ax.bar(xs, vals, bottom=bottom, label=label, color=color)
+        bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+    ax.set(xlabel="pipeline stage", ylabel="time in the step (ms)", title=title)
+    ax.set_xticks(xs)
+    ax.legend(fontsize=7, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.15))
+    fig.tight_layout()
+    return fig
+
+
 def save(fig: Figure, path) -> None:
     fig.savefig(path, dpi=110)
     plt.close(fig)

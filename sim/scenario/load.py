@@ -1,5 +1,6 @@
-"""Resolve a scenario file: validate it, load its chips (and what-if variants), models and
-economics, each error pointing at the scenario's file and line."""
+"""Resolve a scenario: read its document, and once its study has validated it, load its
+chips (and what-if variants), systems, models and economics, each error pointing at the
+scenario's file and line."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.analytical.inference import metric_columns
-from sim.analytical.training import training_metric_columns
 from sim.catalog import (
     build_chip,
     chip_path,
@@ -19,16 +18,12 @@ from sim.catalog import (
     load_system,
     scenario_path,
     suggest,
-    validated,
 )
 from sim.catalog.yaml_io import LocatedYaml, read_yaml
 from sim.chips.base import ChipSpec
-from sim.comm.pricing import CollectiveResult
-from sim.des.policies import registered_policies
 from sim.errors import ConfigError, SimError
 from sim.parts.economics import Economics
-from sim.scenario.spec import ChipVariant, Scenario
-from sim.scenario.store import INPUT_COLUMNS
+from sim.scenario.spec import ChipVariant, ScenarioBase
 from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
 
@@ -37,7 +32,7 @@ from sim.workload.model import ModelSpec
 class ResolvedScenario:
     """A scenario with every name turned into a spec (keys are canonical names)."""
 
-    spec: Scenario
+    spec: ScenarioBase
     path: Path
     chips: dict[str, ChipSpec]
     models: dict[str, ModelSpec]
@@ -48,12 +43,12 @@ class ResolvedScenario:
     def canonical_chip(self, name: str) -> str:
         return self.aliases.get(name, name)
 
-    def points(self) -> list[dict[str, Any]]:
-        return self.spec.points(list(self.chips), list(self.models), list(self.systems))
-
-    def metric_columns(self) -> list[str]:
-        return {"training": training_metric_columns, "collective": CollectiveResult.columns,
-                "inference": metric_columns, "serving": list}[self.spec.mode]()
+    @property
+    def statuses(self) -> dict[str, str]:
+        """Config status (confirmed / partly_assumed / assumed) of every chip and system
+        the scenario uses, systems' chips included."""
+        return {**{n: c.status for n, c in self.chips.items()}, **{n: s.status for n, s in self.systems.items()},
+                **{s.chip.name: s.chip.status for s in self.systems.values()}}
 
 
 def derive_chip(variant: ChipVariant, doc: LocatedYaml, loc: tuple) -> ChipSpec:
@@ -78,12 +73,20 @@ def derive_chip(variant: ChipVariant, doc: LocatedYaml, loc: tuple) -> ChipSpec:
         raise ConfigError(f"{doc.where(loc)}: chip variant {variant.name}: {err}") from None
 
 
-def load_scenario(name: str) -> ResolvedScenario:
-    path = scenario_path(name)
+def read_scenario(source: str | Path | dict[str, Any]) -> LocatedYaml:
+    """A scenario document: by catalog name, from a path, or a mapping built in code."""
+    if isinstance(source, dict):
+        return LocatedYaml(Path(f"<scenario {source.get('name', '?')}>"), source, {})
+    path = scenario_path(str(source))
     doc = read_yaml(path)
     if not isinstance(doc.data, dict):
         raise ConfigError(f"{path}: a scenario file must be a mapping of fields")
-    spec = validated(Scenario.model_validate, doc)
+    return doc
+
+
+def resolve(spec: ScenarioBase, doc: LocatedYaml, columns: list[str]) -> ResolvedScenario:
+    """Every name of a validated scenario turned into a spec; findings and plots may only
+    name ``columns`` (the study's results columns). Errors point at the file and line."""
     chips: dict[str, ChipSpec] = {}
     aliases: dict[str, str] = {}
     for i, chip_name in enumerate(spec.chips):
@@ -102,25 +105,19 @@ def load_scenario(name: str) -> ResolvedScenario:
         model = _named(lambda n=model_name: load_model(n), doc, ("models", i))
         models[model.name] = model
     econ = load_economics(spec.economics, doc.where(("economics",)))
-    if spec.serving is not None and spec.serving.scheduler.policy not in registered_policies():
-        raise ConfigError(f"{doc.where(('serving', 'scheduler', 'policy'))}: unknown scheduler policy "
-                          f"'{spec.serving.scheduler.policy}'.{suggest(spec.serving.scheduler.policy, registered_policies())}")
     for i, f in enumerate(spec.findings):
         for who in (f.of, f.to):
             if who is not None and aliases.get(who, who) not in {**chips, **systems}:
                 raise ConfigError(f"{doc.where(('findings', i))}: findings: '{who}' is not a chip or system "
                                   "of this scenario")
-    resolved = ResolvedScenario(spec, path, chips, models, econ, aliases, systems)
-    for i, f in enumerate(spec.findings):
-        _check_columns(doc, ("findings", i), [f.metric, f.axis, *f.by], resolved)
+        _check_columns(doc, ("findings", i), [f.metric, f.axis, *f.by], columns)
     for i, plot in enumerate(spec.plots):
-        _check_columns(doc, ("plots", i), [plot.x, plot.y, plot.lines, plot.panels], resolved)
-    return resolved
+        _check_columns(doc, ("plots", i), [plot.x, plot.y, plot.lines, plot.panels], columns)
+    return ResolvedScenario(spec, doc.path, chips, models, econ, aliases, systems)
 
 
-def _check_columns(doc: LocatedYaml, loc: tuple, used: list[str], scn: ResolvedScenario) -> None:
-    """Findings and plots may only name results.csv columns."""
-    known = INPUT_COLUMNS + scn.metric_columns()
+def _check_columns(doc: LocatedYaml, loc: tuple, used: list[str], known: list[str]) -> None:
+    """Findings and plots may only name results columns."""
     for name in used:
         if name not in known:
             raise ConfigError(f"{doc.where(loc)}: {loc[0]}: '{name}' is not a results column."

@@ -1,5 +1,6 @@
-"""Run a scenario's points in parallel on all cores, streaming each finished row to
-results.csv so an interrupted or failing sweep keeps what it finished."""
+"""Evaluate a study's points in parallel on all cores, streaming each finished row to the
+results CSV so an interrupted or failing sweep keeps what it finished. The same runner
+serves every study: it knows points, a fill function and the state workers share."""
 
 from __future__ import annotations
 
@@ -11,44 +12,24 @@ from typing import Any
 
 from tqdm import tqdm
 
-from sim.analytical.inference import predict
-from sim.analytical.training import predict_training
-from sim.chips.base import ChipSpec
-from sim.comm.pricing import SystemComm, measure_collective
-from sim.deployment import Deployment, plan_for
 from sim.errors import SimError
-from sim.parts.economics import Economics
-from sim.scenario.load import ResolvedScenario
-from sim.scenario.spec import Scenario
 from sim.scenario.store import ResultWriter
-from sim.system import SystemSpec
-from sim.workload.model import ModelSpec
-from sim.workload.spec import Precision, Workload
-from sim.workload.training import TrainingJob
+
+Row = dict[str, Any]
+Fill = Callable[[Any, Row], None]
+
+# Light points (an analytical prediction, well under a millisecond) run serially below
+# this count: starting worker processes would cost more than it saves.
+SERIAL_BELOW = 200
 
 _STATE: dict[str, Any] = {}
 
 
-def _init(chips: dict[str, ChipSpec], models: dict[str, ModelSpec], econ: Economics,
-          systems: dict[str, SystemSpec], spec: Scenario) -> None:
-    _STATE.update(chips=chips, models=models, econ=econ, systems=systems, spec=spec, comm={})
+def _init(fill: Fill, context: Any) -> None:
+    _STATE.update(fill=fill, context=context)
 
 
-def _hardware(row: dict[str, Any]) -> Deployment:
-    """The deployment of a point (its plan's columns filled in ``row``)."""
-    if not row["system"]:
-        return Deployment.one_chip(_STATE["chips"][row["chip"]])
-    spec: Scenario = _STATE["spec"]
-    key = (row["system"], row["cards"])
-    if key not in _STATE["comm"]:
-        _STATE["comm"][key] = SystemComm(_STATE["systems"][row["system"]].sized(row["cards"]))
-    comm = _STATE["comm"][key]
-    plan = plan_for(spec.parallelism[row["plan_index"]], row["cards"], comm.system, spec.mode)
-    row.update(plan=plan.label, tp=plan.tp, pp=plan.pp, dp=plan.dp, ep=plan.ep)
-    return Deployment.on_system(comm.system, plan, comm)
-
-
-def guarded(row: dict[str, Any], fill: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+def guarded(row: Row, fill: Callable[[Row], None]) -> Row:
     """``fill(row)`` adds a point's metrics to ``row``; a failure becomes an ``error``
     column instead of an exception, so one bad point never loses the others."""
     try:
@@ -61,52 +42,33 @@ def guarded(row: dict[str, Any], fill: Callable[[dict[str, Any]], None]) -> dict
     return row
 
 
-def evaluate_point(point: dict[str, Any]) -> dict[str, Any]:
-    """Inputs + metrics of one point; a failure becomes an ``error`` column, not an exception."""
-    return guarded(dict(point), _fill_point)
+def evaluate(point: Row) -> Row:
+    """Inputs + metrics of one point. A point that already carries an ``error`` (its
+    hardware could not be built) passes through unchanged."""
+    if point.get("error"):
+        return dict(point)
+    return guarded(dict(point), lambda row: _STATE["fill"](_STATE["context"], row))
 
 
-def _fill_point(row: dict[str, Any]) -> None:
-    if row["phase"] == "collective":
-        system = _STATE["systems"][row["system"]].sized(row["cards"])
-        row.update(measure_collective(system, row["collective"], row["size_bytes"], row["cards"]).metrics())
-        return
-    dep = _hardware(row)
-    model = _STATE["models"][row["model"]]
-    if row["phase"] == "training":
-        gb = row["global_batch"] or row["batch_per_replica"] * dep.plan.dp
-        job = TrainingJob(global_batch=gb, seq_len=row["seq_len"], precision=row["precision"])
-        pred: Any = predict_training(dep, model, job, _STATE["econ"])
-    else:
-        wl = Workload(phase=row["phase"], batch=row["batch"], input_len=row["input_len"],
-                      output_len=row["output_len"],
-                      precision=Precision(weights=row["weights_dtype"], activations=row["activations_dtype"],
-                                          kv_cache=row["kv_cache_dtype"]))
-        pred = predict(dep, model, wl, _STATE["econ"])
-    row.update(pred.metrics())
-
-
-def run_points(scn: ResolvedScenario, writer: ResultWriter, workers: int | None = None,
-               progress: bool = True) -> list[dict[str, Any]]:
-    """Evaluate every point, in order, writing each row as it completes."""
-    points = scn.points()
-    workers = workers or os.cpu_count() or 1
-    rows: list[dict[str, Any]] = []
-    bar = tqdm(total=len(points), desc=scn.spec.name, unit="pt", disable=not progress,
-               mininterval=0.5)
-    args = (scn.chips, scn.models, scn.economics, scn.systems, scn.spec)
+def run_points(points: list[Row], fill: Fill, context: Any, writer: ResultWriter, *, workers: int | None = None,
+               progress: bool = True, desc: str = "", heavy: bool = False) -> list[Row]:
+    """Evaluate every point in order, writing each row as it completes. ``heavy`` points
+    (a simulation each) go one per task from the first; light ones run serially below
+    SERIAL_BELOW points and in chunks above."""
+    workers = min(workers or os.cpu_count() or 1, max(1, len(points)))
+    rows: list[Row] = []
+    bar = tqdm(total=len(points), desc=desc, unit="pt", disable=not progress, mininterval=0.5)
     try:
-        if workers == 1 or len(points) < 200:
-            _init(*args)
-            results = map(evaluate_point, points)
-            for row in results:
+        if workers == 1 or (not heavy and len(points) < SERIAL_BELOW):
+            _init(fill, context)
+            for row in map(evaluate, points):
                 rows.append(writer.write(row))
                 bar.update()
         else:
-            chunk = max(1, min(256, math.ceil(len(points) / (workers * 8))))
+            chunk = 1 if heavy else max(1, min(256, math.ceil(len(points) / (workers * 8))))
             with mp.get_context("fork" if hasattr(os, "fork") else "spawn").Pool(
-                    workers, initializer=_init, initargs=args) as pool:
-                for row in pool.imap(evaluate_point, points, chunksize=chunk):
+                    workers, initializer=_init, initargs=(fill, context)) as pool:
+                for row in pool.imap(evaluate, points, chunksize=chunk):
                     rows.append(writer.write(row))
                     bar.update()
     finally:

@@ -1,51 +1,63 @@
-"""results/<scenario>/: the CSV (written row by row), and the resolved inputs."""
+"""results/<scenario>/: the results CSV (written row by row), summary tables, and the resolved inputs."""
 
 from __future__ import annotations
 
 import csv
 import math
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 from sim.catalog.yaml_io import dump_yaml
 
-# "chip" names the hardware of a point: a chip (one card) or a system (``cards`` of them).
-INPUT_COLUMNS = ["chip", "system", "cards", "plan", "tp", "pp", "dp", "ep", "model", "phase", "batch", "input_len",
-                 "output_len", "global_batch", "batch_per_replica", "seq_len", "collective", "size_bytes", "precision", "weights_dtype", "activations_dtype",
-                 "kv_cache_dtype"]
 
-
-def _fmt(value: Any) -> Any:
+def fmt(value: Any) -> Any:
+    """A CSV cell: floats to 6 significant figures, NaN as empty."""
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.6g}"
     return value
 
 
 class ResultWriter:
-    """Appends rows to results.csv as they arrive, flushing so nothing finished is lost.
-    The header is fixed by the first successful row (failed rows fill what they have)."""
+    """Appends rows to a CSV as they arrive; flushed every 100 rows or half a second, so
+    an interrupted run keeps what it finished. The columns are fixed up front; a row
+    fills what it has (a failed point leaves its metrics empty)."""
 
-    def __init__(self, path: Path, metric_columns: list[str]) -> None:
+    FLUSH_ROWS, FLUSH_S = 100, 0.5
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.columns = INPUT_COLUMNS + metric_columns + ["error"]
+        self.columns = columns
         self._file = path.open("w", newline="", encoding="utf-8")
         self._csv = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
         self._csv.writeheader()
-        self._since_flush = 0
+        self._since_flush, self._flushed_at = 0, time.monotonic()
 
     def write(self, row: dict[str, Any]) -> dict[str, Any]:
-        self._csv.writerow({k: _fmt(row.get(k, "")) for k in self.columns})
+        self._csv.writerow({k: fmt(row.get(k, "")) for k in self.columns})
         self._since_flush += 1
-        if self._since_flush >= 100:
+        now = time.monotonic()
+        if self._since_flush >= self.FLUSH_ROWS or now - self._flushed_at >= self.FLUSH_S:
             self._file.flush()
-            self._since_flush = 0
+            self._since_flush, self._flushed_at = 0, now
         return row
 
     def close(self) -> None:
         if not self._file.closed:
             self._file.close()
+
+
+def write_table(path: Path, rows: list[dict[str, Any]]) -> None:
+    """A whole CSV at once (a summary table): every key of any row is a column."""
+    cols: list[str] = []
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows({k: fmt(v) for k, v in r.items()} for r in rows)
 
 
 def git_revision(cwd: Path) -> str:
@@ -59,7 +71,14 @@ def git_revision(cwd: Path) -> str:
 
 def write_resolved(out_dir: Path, scenario: dict, chips: dict, models: dict, economics: dict,
                    revision: str) -> None:
-    """Everything the run used, so a result can be reproduced and audited."""
+    """Everything the run used, so a result can be reproduced and audited (systems are
+    among ``chips``, with the chip they hold)."""
     resolved = {"git_revision": revision, "scenario": scenario, "economics": economics,
                 "chips": chips, "models": models}
     (out_dir / "resolved.yaml").write_text(dump_yaml(resolved), encoding="utf-8")
+
+
+def read_table(path: Path) -> list[dict[str, str]]:
+    """A CSV written by ``write_table`` or ``ResultWriter``, as rows of strings."""
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))

@@ -1,0 +1,262 @@
+"""What every study shares: the registry (by scenario ``mode``, as chip classes are by
+``kind``), the ``Study`` interface, running one end to end (one runner, one streamed
+writer) and the summary skeleton every summary.md follows.
+
+A study module declares its scenario schema (a ``ScenarioBase`` subclass with its axes),
+its input and metric columns (from its result type), its points, how one point is filled
+(run in worker processes, so a plain function of a picklable context and the row), its
+figures and its summary section. Adding a study kind is one module in ``sim/studies/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sim.catalog import results_dir, shipped_dir, suggest, validated
+from sim.catalog.yaml_io import LocatedYaml
+from sim.errors import ConfigError
+from sim.report import plots, summary
+from sim.report.spec import PlotSpec
+from sim.scenario.load import ResolvedScenario, read_scenario, resolve
+from sim.scenario.runner import run_points
+from sim.scenario.spec import ScenarioBase
+from sim.scenario.store import ResultWriter, git_revision, write_resolved
+
+Row = dict[str, Any]
+
+_STUDIES: dict[str, Study] = {}
+
+
+def study(mode: str) -> Callable[[type[Study]], type[Study]]:
+    """Class decorator: register a study for scenarios with ``mode: <mode>``."""
+
+    def register(cls: type[Study]) -> type[Study]:
+        cls.mode = mode
+        _STUDIES[mode] = cls()
+        return cls
+
+    return register
+
+
+def registered_studies() -> dict[str, Study]:
+    return dict(_STUDIES)
+
+
+def study_for(mode: Any, where: str = "mode") -> Study:
+    if not isinstance(mode, str) or mode not in _STUDIES:
+        raise ConfigError(f"{where}: '{mode}' is not a study (one of: {', '.join(sorted(_STUDIES))})."
+                          f"{suggest(str(mode), list(_STUDIES))}")
+    return _STUDIES[mode]
+
+
+class Study:
+    """One kind of scenario. Subclasses set the class attributes and implement
+    ``columns``, ``points`` and ``fill``; the rest has defaults."""
+
+    mode: ClassVar[str]
+    scenario: ClassVar[type[ScenarioBase]]
+    input_columns: ClassVar[list[str]]
+    csv_name: ClassVar[str] = "results.csv"
+    heavy: ClassVar[bool] = False  # a point is a simulation: one per worker task
+
+    def columns(self, spec: ScenarioBase | None = None) -> list[str]:
+        """The metric columns of a row, in order (from the study's result type); some
+        depend on the scenario (an SLO adds goodput)."""
+        raise NotImplementedError
+
+    def check(self, spec: ScenarioBase, doc: LocatedYaml) -> None:
+        """Checks beyond the schema, raising ConfigError at the file's line."""
+
+    def context(self, scn: ResolvedScenario) -> Any:
+        """What ``fill`` needs in a worker (picklable): by default the scenario itself."""
+        return scn
+
+    def points(self, scn: ResolvedScenario, context: Any) -> list[Row]:
+        """Every point's input columns (a point may carry an ``error`` already)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def fill(context: Any, row: Row) -> None:
+        """Add one point's metrics to ``row`` (raise SimError when it cannot run)."""
+        raise NotImplementedError
+
+    def finish(self, scn: ResolvedScenario, rows: list[Row], out: Path, context: Any) -> list[str]:
+        """Files beyond the results CSV (tables, traces), relative to ``out``."""
+        return []
+
+    def figures(self, scn: ResolvedScenario, rows: list[Row], out: Path) -> list[str]:
+        """Figures written under ``out/figures``, relative to ``out``."""
+        return []
+
+    def overview(self, scn: ResolvedScenario, rows: list[Row]) -> str:
+        s, econ = scn.spec, scn.economics
+        n_ok = len(summary.ok(rows))
+        hardware = ", ".join([*scn.chips, *(f"{n} (cards {', '.join(map(str, s.cards))})" for n in scn.systems)])
+        return (f"{len(rows)} points ({n_ok} ran, {len(rows) - n_ok} failed): hardware {hardware}; models "
+                f"{', '.join(scn.models) or '-'}; economics {econ.electricity_price_per_kWh} {econ.currency}/kWh, "
+                f"{econ.amortization_years} years amortisation.")
+
+    def sections(self, scn: ResolvedScenario, rows: list[Row]) -> list[str]:
+        """The study's own part of summary.md (tables), as lines."""
+        return []
+
+    def failures(self, rows: list[Row]) -> list[str]:
+        return summary.failures(rows)
+
+
+def load_scenario(source: str | Path | dict[str, Any]) -> ResolvedScenario:
+    """A scenario (catalog name, path, or a mapping), validated by the schema of its study
+    (``mode``, default inference) and resolved."""
+    doc = read_scenario(source)
+    st = study_for(doc.data.get("mode", "inference"), f"{doc.where(('mode',))}: mode")
+    data = {**doc.data, "mode": st.mode}
+    spec = validated(st.scenario.model_validate, LocatedYaml(doc.path, data, doc.lines))
+    st.check(spec, doc)
+    return resolve(spec, doc, st.input_columns + st.columns(spec))
+
+
+@dataclass
+class ScenarioRun:
+    """A finished run: where it wrote, its rows (inputs and metrics) and its summary."""
+
+    out_dir: Path
+    rows: list[Row]
+    summary_md: str
+    csv_name: str = "results.csv"
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for r in self.rows if r.get("error"))
+
+
+def run_scenario(source: str | Path | dict[str, Any], results_root: Path | None = None,
+                 workers: int | None = None, progress: bool = True) -> ScenarioRun:
+    """Run a scenario end to end: its points streamed to results/<name>/<csv>, then the
+    study's tables and traces, figures, summary.md and resolved.yaml."""
+    scn = load_scenario(source)
+    st = study_for(scn.spec.mode)
+    out = (results_root or results_dir()) / scn.spec.name
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    write_resolved(out, scn.spec.model_dump(mode="json"),
+                   {**{n: c.model_dump(mode="json") for n, c in scn.chips.items()},
+                    **{n: s.model_dump(mode="json") for n, s in scn.systems.items()}},
+                   {n: m.model_dump(mode="json") for n, m in scn.models.items()},
+                   scn.economics.model_dump(mode="json"), git_revision(shipped_dir()))
+    context = st.context(scn)
+    writer = ResultWriter(out / st.csv_name, st.input_columns + st.columns(scn.spec) + ["error"])
+    rows = run_points(st.points(scn, context), st.fill, context, writer, workers=workers, progress=progress,
+                      desc=scn.spec.name, heavy=st.heavy)
+    files = [st.csv_name, *st.finish(scn, rows, out, context)]
+    figures = st.figures(scn, rows, out)
+    text = summary_markdown(scn, st, rows, figures)
+    (out / "summary.md").write_text(text, encoding="utf-8")
+    return ScenarioRun(out, rows, text, st.csv_name, files + figures + ["summary.md", "resolved.yaml"])
+
+
+def evaluate_scenario(source: str | Path | dict[str, Any], csv_path: Path, workers: int | None = None,
+                      progress: bool = False) -> list[Row]:
+    """A scenario's points alone, streamed to ``csv_path`` (no tables, figures or
+    summary): what a benchmark of the sweep times."""
+    scn = load_scenario(source)
+    st = study_for(scn.spec.mode)
+    context = st.context(scn)
+    writer = ResultWriter(csv_path, st.input_columns + st.columns(scn.spec) + ["error"])
+    return run_points(st.points(scn, context), st.fill, context, writer, workers=workers, progress=progress,
+                      desc=scn.spec.name, heavy=st.heavy)
+
+
+def summary_markdown(scn: ResolvedScenario, st: Study, rows: list[Row], figures: list[str]) -> str:
+    """Title, claim, description, what ran, findings, the study's sections, failed points,
+    assumptions and figures."""
+    s = scn.spec
+    lines = [f"# {s.title}", ""]
+    if s.claim:
+        lines += [f"**Claim tested:** {s.claim}", ""]
+    if s.description:
+        lines += [s.description.strip(), ""]
+    lines += [st.overview(scn, rows), ""]
+    if s.findings:
+        lines += ["## Findings", ""]
+        for f in s.findings:
+            if f.text:
+                lines += [f"**{f.text}**", ""]
+            lines += [f"- {line}" for line in summary.finding_lines(rows, f, scn.canonical_chip)]
+            lines.append("")
+    lines += st.sections(scn, rows)
+    fails = st.failures(rows)
+    if fails:
+        lines += ["## Failed points", ""] + [f"- {f}" for f in fails] + [""]
+    status = scn.statuses
+    assumed = [n for n, st_ in status.items() if st_ != "confirmed"]
+    if assumed:
+        lines += ["## Assumptions", "", "These configs rest partly or wholly on assumed numbers "
+                  "(see their `sources:`); conclusions about them hold only under those assumptions: "
+                  + ", ".join(f"{n} ({status[n]})" for n in assumed) + ".", ""]
+    if figures:
+        lines += ["## Figures", ""] + [f"![{Path(f).name}]({f})" for f in figures] + [""]
+    return "\n".join(lines)
+
+
+def slug(text: str) -> str:
+    """A file-name piece: lower case, letters and digits, single dashes."""
+    out = "".join(c if c.isalnum() else "-" for c in text.lower())
+    while "--" in out:
+        out = out.replace("--", "-")
+    return out.strip("-")
+
+
+def line_figures(rows: list[Row], specs: list[PlotSpec], title: str, out: Path, prefix: str = "") -> list[str]:
+    """One line plot per spec (skipped when nothing to draw), saved as
+    figures/<prefix>_<y>_vs_<x>.png."""
+    written = []
+    for spec in specs:
+        fig = plots.line_plot(rows, spec, title)
+        if fig is not None:
+            name = f"figures/{prefix + '_' if prefix else ''}{spec.y}_vs_{spec.x}.png"
+            plots.save(fig, out / name)
+            written.append(name)
+    return written
+
+
+def per_model_figures(scn: ResolvedScenario, rows: list[Row], specs: list[PlotSpec], out: Path,
+                      breakdown: bool) -> list[str]:
+    """Per model: time-breakdown bars (when ``breakdown``: multi-card runs) and the line
+    plots."""
+    written = []
+    for model in scn.models:
+        mine = [r for r in rows if r["model"] == model]
+        if breakdown:
+            fig = plots.breakdown_bars(representative(mine), f"Where the time goes: {model}")
+            if fig is not None:
+                name = f"figures/{slug(model)}_time_breakdown.png"
+                plots.save(fig, out / name)
+                written.append(name)
+        written += line_figures(mine, specs, f"{scn.spec.title}\n{model}", out, slug(model))
+    return written
+
+
+def representative(rows: list[Row]) -> list[Row]:
+    """One slice of a sweep for breakdown bars: the first phase, the middle batch, the
+    first lengths (inference) or the first job (training); every system, card count, plan."""
+    if not rows:
+        return rows
+    first = rows[0]
+    keys = ("phase", "input_len", "output_len", "precision", "global_batch", "seq_len")
+    pick = [r for r in rows if all(r.get(k) == first.get(k) for k in keys)]
+    batches = sorted({r["batch"] for r in pick if r.get("batch") != ""})
+    if batches:
+        mid = batches[len(batches) // 2]
+        pick = [r for r in pick if r["batch"] == mid]
+    return [r for r in pick if r.get("system")]
+
+
+def scaling_plots(scn: ResolvedScenario, extra: tuple[str, ...] = ()) -> list[PlotSpec]:
+    """Scaling curves (per card count, one line per system and plan) when cards vary."""
+    if len(scn.spec.cards) > 1 and scn.systems:
+        return [PlotSpec(x="cards", y=y) for y in ("throughput_tokens_per_s", "throughput_tokens_per_s_per_chip",
+                                                   *extra)]
+    return []

@@ -1,0 +1,186 @@
+"""Inference study (``mode: inference``, the default): chips and systems x models x phase,
+batch, lengths and precision on the analytical engine; a row per point with latency,
+throughput, memory, the bound, energy and cost. Figures: throughput and TPOT vs batch,
+scaling curves when cards vary, time-breakdown bars for systems, and a roofline per model
+drawn from the ops of the points it names (recorded while they ran)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, PositiveInt
+
+from sim.analytical.inference import Prediction, predict
+from sim.comm.pricing import SystemComm
+from sim.deployment import Deployment, plan_for
+from sim.dtypes import Dtype
+from sim.parts.economics import Economics
+from sim.report import plots, summary
+from sim.report.spec import PlotSpec
+from sim.scenario.load import ResolvedScenario
+from sim.scenario.spec import ListAxes, ScenarioBase
+from sim.scenario.store import write_table
+from sim.studies.base import Row, Study, per_model_figures, scaling_plots, slug, study
+from sim.workload.spec import Phase, Precision, Workload
+
+# "chip" names the hardware of a point: a chip (one card) or a system (``cards`` of them).
+INPUT_COLUMNS = ["chip", "system", "cards", "plan", "tp", "pp", "dp", "ep", "model", "phase", "batch", "input_len",
+                 "output_len", "global_batch", "batch_per_replica", "seq_len", "collective", "size_bytes", "precision",
+                 "weights_dtype", "activations_dtype", "kv_cache_dtype"]
+
+
+class WorkloadAxes(ListAxes):
+    """Workload axes; every combination is one point."""
+
+    phase: list[Phase] = Field(min_length=1)
+    batch: list[PositiveInt] = Field(min_length=1)
+    input_len: list[PositiveInt] = Field(min_length=1)
+    output_len: list[PositiveInt] = [1]
+    precision: list[Dtype | Precision] = ["bf16"]
+
+
+class InferenceScenario(ScenarioBase):
+    mode: Literal["inference"] = "inference"
+    workload: WorkloadAxes
+    roofline: bool = True
+
+
+def blank_row() -> Row:
+    """Every input column, empty (studies fill what their points have)."""
+    return {"system": "", "cards": 1, "plan": "", "tp": 1, "pp": 1, "dp": 1, "ep": 1, "batch": "", "input_len": "",
+            "output_len": "", "weights_dtype": "", "activations_dtype": "", "kv_cache_dtype": "",
+            "global_batch": "", "batch_per_replica": "", "seq_len": "", "collective": "", "size_bytes": "",
+            "plan_index": 0}
+
+
+def precision_columns(prec: Precision) -> Row:
+    return {"precision": prec.label, "weights_dtype": prec.weights, "activations_dtype": prec.activations,
+            "kv_cache_dtype": prec.kv_cache}
+
+
+@dataclass
+class Context:
+    """What workers need: the resolved scenario, and sized systems with their collective
+    cost caches (filled lazily in each worker)."""
+
+    scn: ResolvedScenario
+    sized: dict[tuple[str, int], SystemComm]
+
+    def deployment(self, row: Row) -> Deployment:
+        """The point's deployment; its plan's columns are filled in ``row``."""
+        if not row["system"]:
+            return Deployment.one_chip(self.scn.chips[row["chip"]])
+        key = (row["system"], row["cards"])
+        if key not in self.sized:
+            self.sized[key] = SystemComm(self.scn.systems[row["system"]].sized(row["cards"]))
+        comm = self.sized[key]
+        plan = plan_for(self.scn.spec.parallelism[row["plan_index"]], row["cards"], comm.system, self.scn.spec.mode)
+        row.update(plan=plan.label, tp=plan.tp, pp=plan.pp, dp=plan.dp, ep=plan.ep)
+        return Deployment.on_system(comm.system, plan, comm)
+
+    @property
+    def economics(self) -> Economics:
+        return self.scn.economics
+
+
+@study("inference")
+class InferenceStudy(Study):
+    scenario = InferenceScenario
+    input_columns = INPUT_COLUMNS
+
+    def columns(self, spec: Any = None) -> list[str]:
+        return Prediction.columns()
+
+    def context(self, scn: ResolvedScenario) -> Context:
+        return Context(scn, {})
+
+    def points(self, scn: ResolvedScenario, context: Any) -> list[Row]:
+        spec: InferenceScenario = scn.spec  # type: ignore[assignment]
+        w = spec.workload
+        mid = sorted(w.batch)[len(w.batch) // 2]
+        hardware = spec.hardware(list(scn.chips), list(scn.systems))
+        combos = itertools.product(hardware, spec.model_precisions(list(scn.models), w.precision), w.phase,
+                                   w.input_len, w.output_len, w.batch)
+        rows = []
+        for (hw, system, cards, plan), (model, precs), phase, ilen, olen, batch in combos:
+            if phase != "generate" and olen != w.output_len[0]:
+                continue
+            for p in precs:
+                rows.append({**blank_row(), "chip": hw, "system": system, "cards": cards, "plan_index": plan,
+                             "model": model, "phase": phase, "batch": batch, "input_len": ilen,
+                             "output_len": olen if phase == "generate" else 1, **precision_columns(p),
+                             "roofline": spec.roofline and not system and batch == mid and ilen == w.input_len[0]
+                             and olen == w.output_len[0]})
+        return rows
+
+    @staticmethod
+    def fill(context: Context, row: Row) -> None:
+        dep = context.deployment(row)
+        prec = Precision(weights=row["weights_dtype"], activations=row["activations_dtype"],
+                         kv_cache=row["kv_cache_dtype"])
+        wl = Workload(phase=row["phase"], batch=row["batch"], input_len=row["input_len"],
+                      output_len=row["output_len"], precision=prec)
+        pred = predict(dep, context.scn.models[row["model"]], wl, context.economics, keep_ops=row["roofline"])
+        row.update(pred.metrics())
+        if row["roofline"]:
+            row["ops"] = roofline_ops(dep, pred, prec)
+
+    def finish(self, scn: ResolvedScenario, rows: list[Row], out: Path, context: Any) -> list[str]:
+        """roofline_ops.csv: the per-op points the roofline figures draw."""
+        ops = [{"chip": r["chip"], "model": r["model"], "precision": r["precision"], "batch": r["batch"], **o}
+               for r in rows if r.get("ops") for o in r["ops"]]
+        if not ops:
+            return []
+        write_table(out / "roofline_ops.csv", ops)
+        return ["roofline_ops.csv"]
+
+    def figures(self, scn: ResolvedScenario, rows: list[Row], out: Path) -> list[str]:
+        spec: InferenceScenario = scn.spec  # type: ignore[assignment]
+        specs = [*(DEFAULT_PLOTS if len(spec.workload.batch) > 1 else ()), *scaling_plots(scn), *spec.plots]
+        written = per_model_figures(scn, rows, specs, out, breakdown=bool(scn.systems))
+        for model in scn.models:
+            written += roofline_figure(rows, model, out)
+        return written
+
+    def sections(self, scn: ResolvedScenario, rows: list[Row]) -> list[str]:
+        return ["## Best point per chip, model and phase", "", summary.best_table(rows), ""]
+
+
+DEFAULT_PLOTS = (
+    PlotSpec(x="batch", y="throughput_tokens_per_s"),
+    PlotSpec(x="batch", y="tpot_s", logy=True),
+)
+
+
+def roofline_ops(dep: Deployment, pred: Prediction, prec: Precision) -> list[Row]:
+    """Per op of each pass: its phase, category, arithmetic intensity (flop per off-chip
+    byte) and achieved flop/s, with the chip's roof (peak flop/s in the point's GEMM
+    format, sustained bandwidth of the main tier)."""
+    peak = dep.chip.compute.peak_flops(prec.matmul)
+    bw = dep.chip.main_tier.sustained_bandwidth_Bps
+    ops = []
+    for phase, cost in pred.passes.items():
+        for c in cost.ops:
+            moved = c.weight_bytes + c.kv_bytes + c.act_bytes
+            if c.op.flops > 0 and moved > 0 and c.time_s > 0:
+                ops.append({"phase": phase, "category": c.op.category, "intensity": c.op.flops / moved,
+                            "achieved_flops": c.op.flops / c.time_s, "peak_flops": peak, "bandwidth_Bps": bw})
+    return ops
+
+
+def roofline_figure(rows: list[Row], model: str, out: Path) -> list[str]:
+    """The roofline of ``model``: every chip's roof and the ops of its representative
+    points, at the first of the model's precisions that ran."""
+    mine = [r for r in rows if r["model"] == model and r.get("ops")]
+    if not mine:
+        return []
+    prec = mine[0]["precision"]
+    pick = [r for r in mine if r["precision"] == prec]
+    roofs = {r["chip"]: (r["ops"][0]["peak_flops"], r["ops"][0]["bandwidth_Bps"]) for r in pick}
+    ops = [{"chip": r["chip"], **o} for r in pick for o in r["ops"]]
+    name = f"figures/{slug(model)}_roofline.png"
+    plots.save(plots.roofline(roofs, ops, f"Roofline: {model}, {prec}, batch {pick[0]['batch']}"), out / name)
+    return [name]
