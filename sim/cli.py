@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        if args.catalog:
+            from sim.catalog import use_catalog
+
+            use_catalog(*args.catalog)
         return args.func(args)
     except SimError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -35,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sim", description="Accelerator performance simulator for LLM workloads.")
+    p.add_argument("--catalog", action="append", default=[], metavar="DIR",
+                   help="a folder of your own chips/, systems/, models/, scenarios/ added to the shipped "
+                        "catalog (repeatable; SIM_PATH does the same)")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a scenario (name or path) into results/<name>/")
@@ -60,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="exit 1 when the held-out median absolute error (%%) is worse")
     va.set_defaults(func=_cmd_validate)
 
+    _predict_parser(sub)
+    _serve_parser(sub)
+    return p
+
+
+def _predict_parser(sub: Any) -> None:
     pr = sub.add_parser("predict", help="predict one inference point or training step")
     hw = pr.add_mutually_exclusive_group(required=True)
     hw.add_argument("--chip", help="one card of this chip (or --count of them in a system with this chip)")
@@ -77,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--no-dp-overlap", action="store_true", help="do not overlap gradient reduction with backward")
     pr.add_argument("--global-batch", type=int, help="training: sequences per optimizer step")
     pr.add_argument("--seq-len", type=int, help="training: tokens per sequence")
+    pr.add_argument("--timeline", metavar="DIR", help="training: also play the step as a pipeline timeline and "
+                    "write its Perfetto trace, per-stage table and figure to DIR")
     pr.add_argument("--phase", choices=["prefill", "decode", "generate"], default="generate")
     pr.add_argument("--batch", type=int, default=1)
     pr.add_argument("--input-len", type=int, default=1024)
@@ -91,8 +106,6 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--currency-per-usd", type=float)
     pr.add_argument("--json", action="store_true", help="print the metrics as JSON")
     pr.set_defaults(func=_cmd_predict)
-    _serve_parser(sub)
-    return p
 
 
 def _serve_parser(sub: Any) -> None:
@@ -201,6 +214,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     plan = _plan(args)
     dep = _deployment(args, plan)
     chip, where = dep.chip, (dep.chip.name if dep.system is None else f"{dep.system.name} x{dep.chips}")
+    if args.timeline and args.mode != "training":
+        raise SimError("--timeline plays a training step; give --mode training")
     if args.mode == "training":
         if not (args.global_batch and args.seq_len):
             raise SimError("--mode training needs --global-batch and --seq-len")
@@ -208,6 +223,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                     precision=args.precision if args.precision in ("bf16", "fp16", "fp8") else "bf16")
         pred: Any = predict_training(dep, model, job, econ)
         inputs = {"mode": "training", **job.model_dump(mode="json")}
+        if args.timeline:
+            inputs["timeline_files"] = _timeline(dep, model, job, args.timeline)
     else:
         base = Precision.uniform(args.precision)
         precision = Precision(weights=args.weights or base.weights,
@@ -265,6 +282,27 @@ def _plan(args: argparse.Namespace) -> Any:
     return _spec(Parallelism, tp=args.tp, pp=args.pp, dp=args.dp, ep=args.ep, vpp=args.vpp,
                  sequence_parallel=args.sp, schedule=args.schedule, micro_batch=args.micro_batch,
                  zero=args.zero, recompute=args.recompute, overlap_dp_comm=not args.no_dp_overlap)
+
+
+def _timeline(dep: Any, model: Any, job: Any, folder: str) -> str:
+    """Write the training step's timeline files under ``folder``; their paths, comma-separated."""
+    from pathlib import Path
+
+    from sim.scenario.store import write_table
+    from sim.studies.base import slug
+    from sim.studies.training import stage_figure, stage_rows, timeline
+
+    out = Path(folder)
+    try:
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SimError(f"--timeline {folder}: cannot write there ({err.strerror})") from None
+    stem = slug(model.name)
+    trace, res = timeline(dep, model, job, out, stem)
+    stages = stage_rows(res)
+    write_table(out / "pipeline_stages.csv", stages)
+    figure = stage_figure(stages, f"{model.name} on {dep.label}", out, stem)
+    return ", ".join(str(out / f) for f in (trace, "pipeline_stages.csv", figure))
 
 
 def _deployment(args: argparse.Namespace, plan: Any) -> Any:

@@ -67,3 +67,47 @@ def test_list_and_show(capsys):
     out = capsys.readouterr().out
     assert "sources:" in out and "3350" in out
     assert main(["list", "scenarios"]) == 0
+
+
+def test_predict_training_timeline_writes_the_trace_table_and_figure(tmp_path, capsys):
+    assert main(["predict", "--chip", "H100", "--count", "8", "--model", "Llama-3.1-8B", "--mode", "training",
+                 "--tp", "2", "--pp", "4", "--global-batch", "16", "--seq-len", "2048", "--timeline",
+                 str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    trace = tmp_path / "trace_llama-3-1-8b.json"
+    assert str(trace) in out["timeline_files"]
+    assert {e["pid"] for e in json.loads(trace.read_text())["traceEvents"]} == {1, 2, 3, 4}  # one per stage
+    assert (tmp_path / "figures" / "llama-3-1-8b_pipeline_stages.png").stat().st_size > 0
+    assert len((tmp_path / "pipeline_stages.csv").read_text().splitlines()) == 1 + 4
+
+
+@pytest.fixture
+def user_catalog(tmp_path, monkeypatch):
+    """A user catalog folder with one chip; the shipped catalog is restored afterwards."""
+    from sim import catalog
+    from sim.catalog import roots
+
+    chips = tmp_path / "cat" / "chips"
+    chips.mkdir(parents=True)
+    text = (catalog.chips_dir() / "h100-sxm5-80gb.yaml").read_text()
+    text = text.replace("name: H100-SXM5-80GB", "name: My-H100-slow").replace(
+        "aliases: [H100, H100-SXM, H100-SXM5]", "aliases: []").replace("bandwidth_GBps: 3350", "bandwidth_GBps: 2000")
+    (chips / "my-h100.yaml").write_text(text)
+    monkeypatch.setattr(roots, "_user", [])
+    yield tmp_path / "cat"
+    monkeypatch.setattr(roots, "_user", [])
+    catalog.use_catalog()  # forget what the user folder added
+
+
+def test_a_user_catalog_adds_to_the_shipped_one(user_catalog, capsys):
+    assert main(["--catalog", str(user_catalog), "list", "chips"]) == 0
+    listed = capsys.readouterr().out
+    assert "My-H100-slow" in listed and "H100-SXM5-80GB" in listed and "B200" in listed
+
+
+def test_a_user_chip_that_takes_a_shipped_name_is_one_line(user_catalog, capsys):
+    path = user_catalog / "chips" / "my-h100.yaml"
+    path.write_text(path.read_text().replace("name: My-H100-slow", "name: B200"))
+    assert main(["--catalog", str(user_catalog), "list", "chips"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'B200' is already the name of" in err and "\n" not in err

@@ -15,7 +15,7 @@ REQUESTS = {"count": 60, "arrivals": {"rate_per_s": 1.0}, "input": {"value": 256
 
 
 def test_run_serving_writes_rows_figures_and_a_trace(tmp_path):
-    run = run_serving("serve-test", ["H100", "A100"], ["llama-3.1-8b", "llama-3.1-70b"], REQUESTS,
+    run_serving("serve-test", ["H100", "A100"], ["llama-3.1-8b", "llama-3.1-70b"], REQUESTS,
                       [2.0, 2000.0], serving={"scheduler": {"policy": "chunked", "max_seqs": 16}},
                       slo={"ttft_s": 0.5, "tpot_s": 0.05}, results_root=tmp_path)
     out = tmp_path / "serve-test"

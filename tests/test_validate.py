@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from sim.validate.run import run_validation
 from sim.catalog import scenarios_dir
 from sim.cli import main
 from sim.errors import ConfigError
 from sim.validate.cases import load_cases
+from sim.validate.run import run_validation
 from sim.validate.summary import held_out_median
 
 VALIDATION = scenarios_dir() / "validation"

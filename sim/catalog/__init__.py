@@ -20,7 +20,14 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from sim.catalog.provenance import dangling_sources, unsourced
-from sim.catalog.roots import add_user_dirs, configs_dir, kind_dirs, results_dir, shipped_dir
+from sim.catalog.roots import (
+    add_user_dirs,
+    checkout_dir,
+    configs_dir,
+    kind_dirs,
+    results_dir,
+    shipped_dir,
+)
 from sim.catalog.yaml_io import LocatedYaml, read_yaml
 from sim.chips import ChipSpec, registered_chip_kinds
 from sim.deployment import Deployment
@@ -264,7 +271,7 @@ def use_catalog(*dirs: str | Path) -> None:
         cached.cache_clear()
 
 
-__all__ = ["Economics", "LocatedYaml", "build_chip", "check_sources", "chip_path", "chips_dir", "configs_dir",
+__all__ = ["Economics", "LocatedYaml", "build_chip", "check_sources", "checkout_dir", "chip_path", "chips_dir", "configs_dir",
            "load_chip", "load_deployment", "load_economics", "load_sized_system", "load_model", "load_system", "models_dir", "names", "read_yaml",
            "results_dir", "scenario_path", "scenarios_dir", "shipped_dir", "suggest", "system_with_chip",
            "systems_dir", "use_catalog", "validated", "validation_message"]

@@ -127,14 +127,15 @@ def pipeline_stages(stages: list[Row], title: str) -> Figure:
     """Stacked bars of one training step per pipeline stage: compute, blocked sends,
     bubble, exposed data-parallel wait and optimizer, in milliseconds. ``stages`` are
     rows with those ``*_s`` columns and ``stage``."""
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.4 * len(stages) + 2.5), 4.2))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.4 * len(stages) + 2.5), 4.4))
     xs = [int(s["stage"]) for s in stages]
     bottom = [0.0] * len(stages)
     for col, label, color in STAGE_PARTS:
         vals = [float(s[col]) * 1e3 for s in stages]
         ax.bar(xs, vals, bottom=bottom, label=label, color=color)
         bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
-    ax.set(xlabel="pipeline stage", ylabel="time in the step (ms)", title=title)
+    ax.set(xlabel="pipeline stage", ylabel="time in the step (ms)")
+    ax.set_title(title, fontsize=10)
     ax.set_xticks(xs)
     ax.legend(fontsize=7, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.15))
     fig.tight_layout()

@@ -61,6 +61,7 @@ class Study:
     input_columns: ClassVar[list[str]]
     csv_name: ClassVar[str] = "results.csv"
     heavy: ClassVar[bool] = False  # a point is a simulation: one per worker task
+    tiny: ClassVar[dict[str, Any]]  # the fields of a scenario that runs in seconds (for the tests)
 
     def columns(self, spec: ScenarioBase | None = None) -> list[str]:
         """The metric columns of a row, in order (from the study's result type); some

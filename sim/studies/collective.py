@@ -40,6 +40,7 @@ DEFAULT_PLOTS = (PlotSpec(x="size_bytes", y="busbw_GBps", panels="collective"),
 class CollectiveStudy(Study):
     scenario = CollectiveScenario
     input_columns = INPUT_COLUMNS
+    tiny = {"systems": ["HGX-H100-8GPU"], "cards": [8], "collective": {"kind": ["all_reduce"], "size_bytes": [1e6, 1e9]}}
 
     def columns(self, spec: Any = None) -> list[str]:
         return CollectiveResult.columns()

@@ -90,6 +90,8 @@ class Context:
 class InferenceStudy(Study):
     scenario = InferenceScenario
     input_columns = INPUT_COLUMNS
+    tiny = {"chips": ["H100"], "systems": ["HGX-H100-8GPU"], "cards": [2], "models": ["Llama-3.1-8B"],
+            "workload": {"phase": ["decode"], "batch": [1, 4], "input_len": [256]}}
 
     def columns(self, spec: Any = None) -> list[str]:
         return Prediction.columns()

@@ -165,6 +165,8 @@ class Context:
 class ServingStudy(Study):
     scenario = ServingScenario
     input_columns = [*KEY_COLUMNS, "rate_per_s"]
+    tiny = {"chips": ["H100"], "models": ["Llama-3.1-8B"],
+            "serving": {"requests": {"count": 30, "input": {"value": 128}, "output": {"value": 8}}, "rates": [1, 50]}}
     csv_name = "serving.csv"
     heavy = True
 

@@ -60,6 +60,8 @@ class TrainingScenario(ScenarioBase):
 class TrainingStudy(Study):
     scenario = TrainingScenario
     input_columns = INPUT_COLUMNS
+    tiny = {"systems": ["HGX-H100-8GPU"], "cards": [4], "parallelism": [{"tp": 2, "pp": 2}], "engine": "des",
+            "models": ["Llama-3.1-8B"], "training": {"global_batch": [8], "seq_len": [1024]}}
 
     def columns(self, spec: Any = None) -> list[str]:
         des = spec is not None and getattr(spec, "engine", "") == "des"
@@ -149,5 +151,5 @@ def stage_figure(stages: list[Row], title: str, out: Path, stem: str) -> str:
     """figures/<stem>_pipeline_stages.png: the per-stage bars of one step."""
     name = f"figures/{stem}_pipeline_stages.png"
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    plots.save(plots.pipeline_stages(stages, f"One training step per pipeline stage: {title}"), out / name)
+    plots.save(plots.pipeline_stages(stages, f"One training step per pipeline stage\n{title}"), out / name)
     return name
