@@ -23,8 +23,8 @@ def default_economics() -> Economics:
 
 
 def run_scenario(name: str, **kwargs):
-    """Run a scenario by name or path; see sim.app.run_scenario."""
-    from sim.app import run_scenario as _run
+    """Run a scenario by name or path; see sim.studies.run_scenario."""
+    from sim.studies import run_scenario as _run
 
     return _run(name, **kwargs)
 

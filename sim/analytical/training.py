@@ -144,6 +144,7 @@ def training_memory(model: ModelSpec, job: TrainingJob, plan: Parallelism) -> Tr
     per_layer = layer_activation_bytes(model, tokens, plan.tp, plan.sequence_parallel, plan.recompute, act_bytes)
     layers_per_stage = plan.stage_layers(model)
     m = job.global_batch // (dp * plan.micro_batch)
+    in_flight: float
     if plan.schedule == "gpipe":
         in_flight = m * layers_per_stage
     else:

@@ -236,7 +236,7 @@ def load_deployment(plan: Parallelism, chip: str | None = None, system: str | No
     """``plan`` on the hardware ``load_sized_system`` names for its chips; ``chip_spec``
     replaces the catalog chip (a what-if, a fit)."""
     sized = load_sized_system(plan.chips, chip, system)
-    dep = Deployment.one_chip(load_chip(chip)) if sized is None else Deployment.on_system(sized, plan)  # type: ignore[arg-type]
+    dep = Deployment.one_chip(load_chip(chip)) if sized is None else Deployment.on_system(sized, plan)
     return dep.with_chip(chip_spec) if chip_spec is not None else dep
 
 

@@ -41,7 +41,7 @@ def sub_grid(fabric: Fabric, size: int, stride: int) -> tuple[Dim, ...]:
 @lru_cache(maxsize=1024)
 def _sub_grid(dims: tuple[int, ...], wraps: tuple[bool, ...], size: int, stride: int,
               name: str) -> tuple[Dim, ...]:
-    coords = [set() for _ in dims]
+    coords: list[set[int]] = [set() for _ in dims]
     for i in range(size):
         rank = i * stride
         for axis, extent in enumerate(dims):

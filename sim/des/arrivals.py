@@ -25,8 +25,8 @@ def make_requests(spec: Requests) -> list[Request]:
         ins = np.array([r[1] for r in rows]) if spec.input is None else draw_lengths(spec.input, n, rng)
         outs = np.array([r[2] for r in rows]) if spec.output is None else draw_lengths(spec.output, n, rng)
     else:
+        assert spec.count is not None and spec.input is not None and spec.output is not None
         n = spec.count
-        assert n is not None and spec.input is not None and spec.output is not None
         times = arrival_times(spec.arrivals, n, rng)
         ins, outs = draw_lengths(spec.input, n, rng), draw_lengths(spec.output, n, rng)
     order = np.argsort(times, kind="stable")

@@ -28,8 +28,9 @@ def iteration_cost(hardware: Deployment | ChipSpec, model: ModelSpec, precision:
     request outgrows the model's context window."""
     dep = as_deployment(hardware)
     _check_context(model, requests)
-    limits = {"max_batched_tokens": token_budget(scheduler, requests), "max_seqs": scheduler.max_seqs,
-              "memory_fraction": scheduler.memory_fraction}
+    budget = token_budget(scheduler, requests)
     if dep.chips == 1:
-        return ChipIterationCost(dep.chip, model, precision, **limits)
-    return SystemIterationCost(dep.chip, model, precision, dep.plan, dep.comm, **limits)
+        return ChipIterationCost(dep.chip, model, precision, max_batched_tokens=budget, max_seqs=scheduler.max_seqs,
+                                 memory_fraction=scheduler.memory_fraction)
+    return SystemIterationCost(dep.chip, model, precision, dep.plan, dep.comm, max_batched_tokens=budget,
+                               max_seqs=scheduler.max_seqs, memory_fraction=scheduler.memory_fraction)

@@ -26,7 +26,7 @@ class Compute(Spec):
             raise ValueError("matmul_fraction_by_dtype values must be in (0, 1]")
         return self
 
-    def resolve_dtype(self, dtype: str) -> str:
+    def resolve_dtype(self, dtype: str) -> Dtype:
         """The format the chip actually computes ``dtype`` in (see dtypes.COMPUTE_FALLBACK)."""
         for candidate in COMPUTE_FALLBACK[dtype]:
             if candidate in self.peak_dense_TFLOPS:
@@ -36,7 +36,7 @@ class Compute(Spec):
 
     def matmul_fraction(self, dtype: str) -> float:
         """Measured large-GEMM ceiling for ``dtype`` (after fallback)."""
-        return self.matmul_fraction_by_dtype.get(self.resolve_dtype(dtype), self.max_matmul_fraction)  # type: ignore[call-overload]
+        return self.matmul_fraction_by_dtype.get(self.resolve_dtype(dtype), self.max_matmul_fraction)
 
     def peak_flops(self, dtype: str) -> float:
         """Peak flop/s for ``dtype`` after fallback."""

@@ -77,7 +77,8 @@ class Context:
         if key not in self.sized:
             self.sized[key] = SystemComm(self.scn.systems[row["system"]].sized(row["cards"]))
         comm = self.sized[key]
-        plan = plan_for(self.scn.spec.parallelism[row["plan_index"]], row["cards"], comm.system, self.scn.spec.mode)
+        plan = plan_for(self.scn.spec.parallelism[row["plan_index"]], row["cards"], comm.system,
+                        self.scn.spec.mode)  # type: ignore[arg-type]
         row.update(plan=plan.label, tp=plan.tp, pp=plan.pp, dp=plan.dp, ep=plan.ep)
         return Deployment.on_system(comm.system, plan, comm)
 

@@ -59,7 +59,7 @@ def _gemm_tflops(case: Case, chip: ChipSpec) -> float:
     w = case.workload
     if None in (w.m, w.n, w.k, w.dtype):
         raise UnsupportedError("a gemm_tflops case needs workload m, n, k and dtype")
-    p = Precision(weights=w.dtype, activations=w.dtype, kv_cache=w.dtype)  # type: ignore[arg-type]
+    p = Precision(weights=w.dtype, activations=w.dtype, kv_cache=w.dtype)
     op = matmul("gemm", "mlp", w.m, w.k, w.n, p)  # type: ignore[arg-type]
     cost = chip.cost_model().block_costs(Block("gemm", (op,), 1), _main_tier_placement(chip))[0]
     return op.flops / cost.time_s / TERA
@@ -98,7 +98,7 @@ def _inference(case: Case, chip: ChipSpec | None, econ: Economics) -> float:
     dep = _deployment(case, plan, chip)
 
     def at(batch: int):
-        wl = Workload(phase=w.phase, batch=batch * plan.dp, input_len=w.input_len,  # type: ignore[arg-type]
+        wl = Workload(phase=w.phase, batch=batch * plan.dp, input_len=w.input_len,
                       output_len=w.output_len or 1, precision=prec)
         return predict(dep, model, wl, econ)
 
@@ -149,7 +149,7 @@ def _hardware(case: Case, chip: ChipSpec | None = None) -> tuple[ChipSpec, Syste
     system = load_sized_system(hw.count, hw.chip, hw.system)
     if system is not None and chip is not None:
         system = system.model_copy(update={"chip": chip})
-    return (system.chip if system is not None else chip or load_chip(hw.chip)), system  # type: ignore[arg-type]
+    return (system.chip if system is not None else chip or load_chip(hw.chip)), system
 
 
 def _plan(case: Case, count: int, default_tp: int) -> Parallelism:
@@ -160,15 +160,15 @@ def _plan(case: Case, count: int, default_tp: int) -> Parallelism:
     par.setdefault("tp", default_tp)
     par.setdefault("pp", 1)
     par.setdefault("dp", max(1, count // (par["tp"] * par["pp"])))
-    extra = {k: v for k, v in {"micro_batch": w.micro_batch, "recompute": w.recompute, "zero": w.zero}.items()
-             if v is not None}
+    extra: dict[str, object] = {k: v for k, v in {"micro_batch": w.micro_batch, "recompute": w.recompute,
+                                                  "zero": w.zero}.items() if v is not None}
     if par.pop("cp", 1) != 1:
         raise UnsupportedError("context parallelism (cp) is not modelled")
     vpp = par.get("vpp", 1)
     if vpp > 1:
         extra["schedule"] = "interleaved"
     try:
-        plan = Parallelism(**par, **extra)
+        plan = Parallelism.model_validate({**par, **extra})
     except ValueError as err:
         raise UnsupportedError(f"parallelism {par}: {err}") from None
     if plan.chips != count:
@@ -193,7 +193,7 @@ def _training(case: Case, chip: ChipSpec | None, econ: Economics) -> float:
         raise UnsupportedError(f"metric {case.metric} needs the run's total tokens, not modelled")
     plan = _plan(case, case.hardware.count, 1)
     job = TrainingJob(global_batch=w.global_batch, seq_len=w.seq_len,
-                      precision=w.precision if w.precision in ("bf16", "fp16", "fp8") else "bf16")  # type: ignore[arg-type]
+                      precision=w.precision if w.precision in ("bf16", "fp16", "fp8") else "bf16")
     pred = predict_training(_deployment(case, plan, chip), load_model(case.model), job, econ)
     return {"step_time_s": pred.step_time_s, "mfu": pred.mfu,
             "tokens_per_s_per_chip": pred.tokens_per_s / pred.chips}[case.metric]

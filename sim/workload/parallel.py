@@ -147,11 +147,13 @@ def shard_op(op: Op, tp: int, ep: int = 1, sequence_parallel: bool = False) -> O
         return _shard_split(op, tp)
     if role == "experts":
         width = tp // ep
-        shape = {"batch": math.ceil(op.batch / ep)}
-        if op.kind == "matmul":
-            shape["n" if op.name == "experts_up" else "k"] = math.ceil((op.n if op.name == "experts_up" else op.k) / width)
-        return replace(op, flops=op.flops * f, weight_bytes=op.weight_bytes * f,
-                       act_in_bytes=op.act_in_bytes * f, act_out_bytes=op.act_out_bytes * f, **shape)
+        op = replace(op, flops=op.flops * f, weight_bytes=op.weight_bytes * f, act_in_bytes=op.act_in_bytes * f,
+                     act_out_bytes=op.act_out_bytes * f, batch=math.ceil(op.batch / ep))
+        if op.kind != "matmul":
+            return op
+        if op.name == "experts_up":
+            return replace(op, n=math.ceil(op.n / width))
+        return replace(op, k=math.ceil(op.k / width))
     if role == "vocab":
         return replace(op, weight_bytes=op.weight_bytes * f)
     if sequence_parallel and op.kind == "elementwise":

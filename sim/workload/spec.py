@@ -35,7 +35,7 @@ class Precision(Spec):
         an fp8 KV cache, as serving stacks deploy them."""
         special = {"int4": ("bf16", "bf16"), "fp4": ("fp4", "fp8")}
         act, kv = special.get(dtype, (dtype, dtype))
-        return cls(weights=dtype, activations=act, kv_cache=kv)  # type: ignore[arg-type]
+        return cls(weights=dtype, activations=act, kv_cache=kv)
 
     @property
     def weight_bytes(self) -> float:

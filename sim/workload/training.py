@@ -58,7 +58,7 @@ class TrainingJob(Spec):
         """GEMMs in the job's format; weights kept and activations passed in bf16 for fp8
         training (Transformer Engine casts per GEMM)."""
         act = "bf16" if self.precision == "fp8" else self.precision
-        return Precision(weights=self.precision, activations=act, kv_cache=act)  # type: ignore[arg-type]
+        return Precision(weights=self.precision, activations=act, kv_cache=act)
 
 
 def forward_graph(model: ModelSpec, micro_batch: int, seq_len: int, p: Precision) -> Graph:

@@ -88,7 +88,10 @@ class Policy:
     chunks_prompts: ClassVar[bool] = False         # may split a prompt across iterations
 
     def __init__(self, spec: Scheduler, kv_blocks: int, hand_off: bool = False) -> None:
+        if spec.max_batched_tokens is None:
+            raise ValueError("a policy needs the resolved token budget (sim.des.engine sets it)")
         self.spec = spec
+        self.token_budget: int = spec.max_batched_tokens
         self.kv = KvBlocks(kv_blocks, spec.block_tokens)
         self.waiting: deque[Request] = deque()
         self.decoding = DecodeSet(spec.block_tokens)

@@ -18,7 +18,7 @@ class ChunkedPrefill(Policy):
         self._admit_transferred(now)
         if self.decoding.count:
             self._grow_decode(now)
-        budget = self.spec.max_batched_tokens - self.decoding.count
+        budget = self.token_budget - self.decoding.count
         chunks = []
         for req in self.prefilling:
             if budget <= 0:

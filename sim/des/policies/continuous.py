@@ -22,7 +22,7 @@ class ContinuousBatching(Policy):
             if not new:  # KV arrived from a prefill pool: waits for blocks, not compute
                 break
             need = self.kv.blocks(req.target)
-            if tokens + new > self.spec.max_batched_tokens or need > self.kv.free:
+            if tokens + new > self.token_budget or need > self.kv.free:
                 break
             self.kv.alloc(need)
             self._start_prefill(req, now)

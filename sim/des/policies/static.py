@@ -8,6 +8,7 @@ early stop costing compute."""
 from __future__ import annotations
 
 from sim.des.policies.base import Iteration, Policy, policy
+from sim.des.request import Request
 
 
 @policy("static")
@@ -18,10 +19,10 @@ class StaticBatching(Policy):
         if not self.prefilling and not self.decoding.count:
             self._admit_batch(now)
         if self.prefilling:
-            chunks = []
+            chunks: list[tuple[Request, int]] = []
             tokens = 0
             for req in self.prefilling:
-                if chunks and tokens + req.to_prefill > self.spec.max_batched_tokens:
+                if chunks and tokens + req.to_prefill > self.token_budget:
                     break
                 chunks.append((req, req.to_prefill))
                 tokens += req.to_prefill
