@@ -11,7 +11,7 @@ partial plan into a full one for a card count).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import PositiveInt, ValidationError
 
@@ -135,9 +135,3 @@ class Deployment:
 def as_deployment(hardware: Deployment | ChipSpec) -> Deployment:
     """A deployment, or one card of a chip."""
     return hardware if isinstance(hardware, Deployment) else Deployment.one_chip(hardware)
-
-
-def describe(deployment: Deployment) -> dict[str, Any]:
-    """The columns a result row gets for its deployment."""
-    p = deployment.plan
-    return {"plan": p.label, "tp": p.tp, "pp": p.pp, "dp": p.dp, "ep": p.ep}

@@ -6,18 +6,8 @@ GiB = 2**30
 MiB = 2**20
 TERA = 1e12
 US = 1e-6           # seconds in a microsecond
-NS = 1e-9
 J_PER_KWH = 3.6e6
 S_PER_YEAR = 365.25 * 86400
 BITS_PER_BYTE = 8
 PJ = 1e-12
 
-
-def gbps_to_Bps(bandwidth_GBps: float) -> float:
-    """GB/s (10^9 bytes per second) to bytes per second."""
-    return bandwidth_GBps * GB
-
-
-def tflops_to_flops(peak_TFLOPS: float) -> float:
-    """TFLOPS to flop per second."""
-    return peak_TFLOPS * TERA

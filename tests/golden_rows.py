@@ -87,13 +87,9 @@ def _cell(value: Any) -> str:
 
 
 def write(path: Path, rows: list[dict[str, Any]]) -> None:
-    cols: list[str] = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        w.writerows({k: _cell(r.get(k, "")) for k in cols} for r in rows)
+    from sim.scenario.store import write_table
+
+    write_table(path, rows, _cell)
 
 
 def read(path: Path) -> list[dict[str, str]]:

@@ -19,7 +19,6 @@ from sim.spec import Spec
 if TYPE_CHECKING:
     from sim.chips.costing import ChipCostModel
 
-ArchClass = Literal["gpu", "systolic", "dataflow", "wafer", "lpu"]
 ConfigStatus = Literal["confirmed", "partly_assumed", "assumed"]
 
 _CHIP_KINDS: dict[str, type[ChipSpec]] = {}

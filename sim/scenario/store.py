@@ -6,6 +6,7 @@ import csv
 import math
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +50,16 @@ class ResultWriter:
             self._file.close()
 
 
-def write_table(path: Path, rows: list[dict[str, Any]]) -> None:
-    """A whole CSV at once (a summary table): every key of any row is a column."""
+def write_table(path: Path, rows: list[dict[str, Any]], cell: Callable[[Any], Any] = fmt) -> None:
+    """A whole CSV at once (a summary table): every key of any row is a column, each value
+    written by ``cell``."""
     cols: list[str] = []
     for r in rows:
         cols += [k for k in r if k not in cols]
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
-        w.writerows({k: fmt(v) for k, v in r.items()} for r in rows)
+        w.writerows({k: cell(v) for k, v in r.items()} for r in rows)
 
 
 def git_revision(cwd: Path) -> str:
