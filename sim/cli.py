@@ -81,7 +81,10 @@ def _predict_parser(sub: Any) -> None:
     pr.add_argument("--model", required=True)
     pr.add_argument("--mode", choices=["inference", "training"], default="inference")
     for flag in ("tp", "pp", "dp", "ep", "vpp"):
-        pr.add_argument(f"--{flag}", type=int, default=1, help=f"{flag} degree (default 1)")
+        pr.add_argument(f"--{flag}", type=int, default=None,
+                        help=f"{flag} degree (default 1 when any degree is given; with none, a --count fills "
+                             "tensor parallelism up to the scale-up domain, and a --system alone takes the "
+                             "smallest plan that fits)")
     pr.add_argument("--sp", action="store_true", help="sequence parallelism with tensor parallelism")
     pr.add_argument("--schedule", choices=["gpipe", "1f1b", "interleaved"], default="1f1b")
     pr.add_argument("--micro-batch", type=int, default=1)
@@ -211,16 +214,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         "electricity_price_per_kWh": args.electricity_price, "currency": args.currency,
         "currency_per_USD": args.currency_per_usd}.items() if v is not None})
     model = load_model(args.model)
-    plan = _plan(args)
-    dep = _deployment(args, plan)
-    chip, where = dep.chip, (dep.chip.name if dep.system is None else f"{dep.system.name} x{dep.chips}")
     if args.timeline and args.mode != "training":
         raise SimError("--timeline plays a training step; give --mode training")
+    chosen = ""
     if args.mode == "training":
         if not (args.global_batch and args.seq_len):
             raise SimError("--mode training needs --global-batch and --seq-len")
         job = _spec(TrainingJob, global_batch=args.global_batch, seq_len=args.seq_len,
                     precision=args.precision if args.precision in ("bf16", "fp16", "fp8") else "bf16")
+        dep = _deployment(args, "training")
         pred: Any = predict_training(dep, model, job, econ)
         inputs = {"mode": "training", **job.model_dump(mode="json")}
         if args.timeline:
@@ -231,10 +233,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                               activations=args.activations or base.activations,
                               kv_cache=args.kv_cache or base.kv_cache)
         wl = _workload(args, precision)
-        pred = predict(dep, model, wl, econ)
+        if args.system and args.count is None and not _plan_given(args):
+            from sim.analytical.planner import smallest_fit
+            from sim.catalog import load_system
+
+            pick = smallest_fit(load_system(args.system), model, wl, econ)
+            dep, pred, chosen = pick.deployment, pick.prediction, pick.reason
+            print(f"plan: {chosen}", file=sys.stderr)
+        else:
+            dep = _deployment(args, "inference")
+            pred = predict(dep, model, wl, econ)
         inputs = {"mode": "inference", **wl.model_dump(mode="json")}
-    metrics = {"hardware": where, "chip": chip.name, "model": model.name, "plan": plan.label,
-               **plan.model_dump(mode="json"), **inputs, **pred.metrics()}
+    plan = dep.plan
+    where = dep.chip.name if dep.system is None else f"{dep.system.name} x{dep.chips}"
+    metrics = {"hardware": where, "chip": dep.chip.name, "model": model.name, "plan": plan.label,
+               **({"plan_chosen": chosen} if chosen else {}), **plan.model_dump(mode="json"), **inputs,
+               **pred.metrics()}
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}, indent=2))
     else:
@@ -276,12 +290,20 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+PLAN_FLAGS = ("tp", "pp", "dp", "ep", "vpp")
+
+
+def _plan_given(args: argparse.Namespace) -> bool:
+    return any(getattr(args, f) is not None for f in PLAN_FLAGS)
+
+
 def _plan(args: argparse.Namespace) -> Any:
     from sim.workload.parallel import Parallelism
 
-    return _spec(Parallelism, tp=args.tp, pp=args.pp, dp=args.dp, ep=args.ep, vpp=args.vpp,
-                 sequence_parallel=args.sp, schedule=args.schedule, micro_batch=args.micro_batch,
-                 zero=args.zero, recompute=args.recompute, overlap_dp_comm=not args.no_dp_overlap)
+    degrees = {f: getattr(args, f) or 1 for f in PLAN_FLAGS}
+    return _spec(Parallelism, **degrees, sequence_parallel=args.sp, schedule=args.schedule,
+                 micro_batch=args.micro_batch, zero=args.zero, recompute=args.recompute,
+                 overlap_dp_comm=not args.no_dp_overlap)
 
 
 def _timeline(dep: Any, model: Any, job: Any, folder: str) -> str:
@@ -305,10 +327,22 @@ def _timeline(dep: Any, model: Any, job: Any, folder: str) -> str:
     return ", ".join(str(out / f) for f in (trace, "pipeline_stages.csv", figure))
 
 
-def _deployment(args: argparse.Namespace, plan: Any) -> Any:
-    """The deployment --chip / --system / --count and the plan flags describe."""
-    from sim.catalog import load_deployment
+def _deployment(args: argparse.Namespace, mode: str) -> Any:
+    """The deployment --chip / --system / --count and the plan flags describe. A --count
+    with no degrees given fills tensor parallelism up to the scale-up domain (inference) as
+    scenarios do, the remaining cards data-parallel."""
+    from sim.catalog import load_deployment, load_system, system_with_chip
+    from sim.deployment import PlanEntry, plan_for
 
+    if args.count is not None and not _plan_given(args):
+        if args.count < 1:
+            raise SimError(f"--count must be at least 1, got {args.count}")
+        host = load_system(args.system) if args.system else (system_with_chip(args.chip) if args.count > 1 else None)
+        entry = PlanEntry(sequence_parallel=args.sp, micro_batch=args.micro_batch, zero=args.zero,
+                          recompute=args.recompute, overlap_dp_comm=not args.no_dp_overlap)
+        plan = plan_for(entry, args.count, host, mode)  # type: ignore[arg-type]
+    else:
+        plan = _plan(args)
     count = args.count or plan.chips
     if count != plan.chips:
         raise SimError(f"--count {count} != tp*pp*dp = {plan.chips}; give the plan that uses every chip")

@@ -76,17 +76,16 @@ def evaluate(graph: Graph, model: ChipCostModel, energy: EnergyModel, pl: Placem
              keep_ops: bool = False) -> PassCost:
     """Cost of one pass of ``graph``; identical blocks are costed once and multiplied."""
     out = PassCost()
-    for block in graph.blocks:
-        for c in model.block_costs(block, pl):
-            n = c.count
-            out.time_s += n * c.time_s
-            out.flops += n * c.op.flops
-            out.dram_bytes += n * (c.weight_bytes + c.kv_bytes + c.act_bytes)
-            out.dynamic_energy_J += n * energy.op_J(c, pl)
-            busy = c.time_s - c.overhead_s
-            out.by_bound["compute" if c.compute_s >= c.memory_s else "memory"] += n * busy
-            out.by_bound["overhead"] += n * c.overhead_s
-            out.by_category[c.op.category] += n * c.time_s
-            if keep_ops:
-                out.ops.append(c)
+    for c in model.graph_costs(graph, pl):
+        n = c.count
+        out.time_s += n * c.time_s
+        out.flops += n * c.op.flops
+        out.dram_bytes += n * (c.weight_bytes + c.kv_bytes + c.act_bytes)
+        out.dynamic_energy_J += n * energy.op_J(c, pl)
+        busy = c.time_s - c.overhead_s
+        out.by_bound["compute" if c.compute_s >= c.memory_s else "memory"] += n * busy
+        out.by_bound["overhead"] += n * c.overhead_s
+        out.by_category[c.op.category] += n * c.time_s
+        if keep_ops:
+            out.ops.append(c)
     return out

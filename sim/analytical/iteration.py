@@ -168,7 +168,7 @@ class ChipIterationCost:
         self._energy = EnergyModel(self._cm)
         self._pl = place(chip, Footprint(self.memory.weights_bytes, self.memory.kv_bytes,
                                          self.memory.workspace_bytes))
-        self._additive = type(self._cm).block_costs is ChipCostModel.block_costs
+        self._additive = self._cm.additive
         self.exact = exact
         self._cache: dict[tuple, float] = {}
 

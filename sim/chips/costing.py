@@ -2,14 +2,16 @@
 
 Op time = max(flops / (peak[dtype] * efficiency), bytes / sustained bandwidth) + overhead.
 A class overrides ``matmul_efficiency`` (derived from its structure), ``op_overhead_s``,
-or, for spatial / fused execution, ``block_costs``.
+or, for spatial / fused execution, ``block_costs`` (a block's ops together) or
+``graph_costs`` (the whole pass at once: placement of every layer on the chip).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from sim.workload.ops import Block, Op
+from sim.workload.ops import Block, Graph, Op
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,12 @@ class OpCost:
 
 
 class ChipCostModel:
-    """Roofline cost of ops on one chip. Subclasses refine efficiency and overheads."""
+    """Roofline cost of ops on one chip. Subclasses refine efficiency and overheads.
+
+    ``additive``: a pass costs the sum of its ops' costs priced one by one (false when
+    ops are fused or placed together, so pieces of a pass cannot be priced apart)."""
+
+    additive: ClassVar[bool] = True
 
     def __init__(self, spec) -> None:
         self.spec = spec
@@ -95,3 +102,7 @@ class ChipCostModel:
     def block_costs(self, block: Block, pl: Placement) -> list[OpCost]:
         """Costs of the block's ops, each run as its own kernel."""
         return [self.op_cost(op, block.count, pl) for op in block.ops]
+
+    def graph_costs(self, graph: Graph, pl: Placement) -> list[OpCost]:
+        """Costs of a whole pass: its blocks one after another."""
+        return [c for block in graph.blocks for c in self.block_costs(block, pl)]

@@ -65,6 +65,8 @@ def balanced_pipeline_s(work_s: list[float], units: int) -> float:
 
 
 class DataflowCostModel(ChipCostModel):
+    additive = False
+
     def __init__(self, spec: DataflowSpec) -> None:
         super().__init__(spec)
         self._units = spec.dataflow.pcu_count
