@@ -337,7 +337,7 @@ def _deployment(args: argparse.Namespace, mode: str) -> Any:
     if args.count is not None and not _plan_given(args):
         if args.count < 1:
             raise SimError(f"--count must be at least 1, got {args.count}")
-        host = load_system(args.system) if args.system else (system_with_chip(args.chip) if args.count > 1 else None)
+        host = load_system(args.system) if args.system else (system_with_chip(args.chip, args.count) if args.count > 1 else None)
         entry = PlanEntry(sequence_parallel=args.sp, micro_batch=args.micro_batch, zero=args.zero,
                           recompute=args.recompute, overlap_dp_comm=not args.no_dp_overlap)
         plan = plan_for(entry, args.count, host, mode)  # type: ignore[arg-type]

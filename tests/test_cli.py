@@ -111,3 +111,15 @@ def test_a_user_chip_that_takes_a_shipped_name_is_one_line(user_catalog, capsys)
     assert main(["--catalog", str(user_catalog), "list", "chips"]) == 2
     err = capsys.readouterr().err.strip()
     assert "'B200' is already the name of" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("system,chips", [("Groq-LPU-Cluster", (300, 700)), ("Cerebras-CS3-Cluster", (4, 4)),
+                                          ("SN40L-Rack-16", (3, 4)), ("TPU-v7-Ironwood-Pod", (1, 1)),
+                                          ("TX81-Mesh-64", (3, 3))])
+def test_predict_on_a_system_without_a_plan_takes_the_smallest_that_fits(capsys, system, chips):
+    assert main(["predict", "--system", system, "--model", "Llama-3.1-70B", "--phase", "decode", "--batch", "1",
+                 "--input-len", "1024", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert captured.err.startswith("plan: smallest plan that fits:")
+    assert chips[0] <= out["tp"] * out["pp"] * out["dp"] <= chips[1] and out["tpot_s"] > 0

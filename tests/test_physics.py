@@ -52,7 +52,7 @@ def test_no_prediction_beats_its_roofline(chip_name, model_name, econ):
             if wl.phase != "generate" or phase == "prefill":
                 assert cost.time_s >= floor, (phase, cost.time_s, floor)
         ran += 1
-    assert ran or model.params * 1.0 > chip.capacity_bytes  # skip only what fits in no format
+    assert ran or model.params * 1.0 > chip.inference_capacity_bytes  # skip only what fits in no format
 
 
 def _scaled_chip(chip, bandwidth=1.0, compute=1.0):

@@ -70,12 +70,12 @@ def test_refitting_gives_the_configured_value():
     """Each bisection-fitted parameter in the configs is what `python -m sim.validate.fit`
     returns today: an engine change that moves a fit fails here until it is refitted."""
     from sim.catalog import load_chip, load_economics
-    from sim.validate.fit import FITS, fit_chip_parameter
+    from sim.validate.fit import FITS, field_value, fit_chip_parameter
 
     cases = {c.id: c for c in load_cases(VALIDATION)}
     for case_id, field, (lo, hi) in FITS:
         fitted = fit_chip_parameter(cases[case_id], field, lo, hi, load_economics({}))
-        assert fitted == pytest.approx(getattr(load_chip(cases[case_id].hardware.chip), field), abs=0.01)
+        assert fitted == pytest.approx(field_value(load_chip(cases[case_id].hardware.chip), field), abs=0.01)
 
 
 def test_fit_bracket_that_misses_the_measurement_is_an_error():

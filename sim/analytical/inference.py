@@ -160,7 +160,7 @@ def _metrics(chip: ChipSpec, wl: Workload, econ: Economics, chips: int, required
     return Prediction(
         ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e,
         throughput_tokens_per_s=out_tokens / e2e, prompt_tokens_per_s=prompt_rate,
-        memory_required_bytes=required, memory_available_bytes=chip.capacity_bytes,
+        memory_required_bytes=required, memory_available_bytes=chip.inference_capacity_bytes,
         bound=max(bound_share, key=bound_share.__getitem__),
         energy_j_per_token=energy_J / out_tokens, avg_power_W=energy_J / e2e / chips,
         cost_per_million_tokens=cost / out_tokens * 1e6, currency=econ.currency, chips=chips,

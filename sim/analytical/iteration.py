@@ -121,7 +121,7 @@ def serving_memory(chip: ChipSpec, model: ModelSpec, p: Precision, max_batched_t
                   precision=p)
     need = footprint(model, wl, plan)
     per_token = model.kv_elements_per_token * p.kv_bytes * plan.stage_share(model) * kv_share(model, plan.tp)
-    return ServingMemory(need.weights, need.activations, memory_fraction * chip.capacity_bytes, per_token)
+    return ServingMemory(need.weights, need.activations, memory_fraction * chip.inference_capacity_bytes, per_token)
 
 
 def bucket(x: int, bits: int) -> int:

@@ -60,26 +60,36 @@ def kv_share(model: ModelSpec, tp: int) -> float:
     return max(1, groups // tp) / groups
 
 
-def place(chip: ChipSpec, need: Footprint) -> Placement:
+def place(chip: ChipSpec, need: Footprint, training: bool = False) -> Placement:
     """Fill the tiers in preference order with weights, then KV cache, then activations;
-    each kind's effective bandwidth and energy follow the share it got in each tier."""
-    tiers = list(chip.memory.values())
+    each kind's effective bandwidth and energy follow the share it got in each tier.
+    Inference uses only the tiers that serve it (``ChipSpec.inference_memory``)."""
+    tiers = list((chip.memory if training else chip.inference_memory).values())
     free = [t.capacity_bytes for t in tiers]
+
+    prefetch = chip.memory_hierarchy == "prefetch"
 
     def fill(amount: float) -> tuple[float, float]:
         if amount <= 0:
             t = tiers[0]
             return t.sustained_bandwidth_Bps, t.energy_J_per_byte
-        seconds = joules = 0.0
+        taken = []
         left = amount
-        for i, tier in enumerate(tiers):
+        for i in range(len(tiers)):
             take = min(left, free[i]) if i < len(tiers) - 1 else left
             free[i] -= take
-            seconds += take / tier.sustained_bandwidth_Bps
-            joules += take * tier.energy_J_per_byte
+            taken.append(take)
             left -= take
             if left <= 0:
                 break
+        joules = sum(t * tier.energy_J_per_byte for t, tier in zip(taken, tiers, strict=False))
+        if prefetch and len(taken) > 1:  # every byte read from the first tier; the rest copied up meanwhile
+            first = tiers[0]
+            seconds = max(amount / first.sustained_bandwidth_Bps,
+                          *(t / tier.sustained_bandwidth_Bps for t, tier in zip(taken[1:], tiers[1:], strict=False)))
+            joules += (amount - taken[0]) * first.energy_J_per_byte
+        else:
+            seconds = sum(t / tier.sustained_bandwidth_Bps for t, tier in zip(taken, tiers, strict=False))
         return amount / seconds, joules / amount
 
     w_bps, w_j = fill(need.weights)
@@ -92,7 +102,7 @@ def check_fit(chip: ChipSpec, model: ModelSpec, wl: Workload, plan: Parallelism 
     """The footprint, or a CapacityError saying by how much it misses and what would fit."""
     plan = plan or Parallelism()
     need = footprint(model, wl, plan)
-    have = chip.capacity_bytes
+    have = chip.inference_capacity_bytes
     if need.total <= have:
         return need
     per_chip = f" per chip ({plan.label})" if plan.chips > 1 else ""
@@ -106,7 +116,7 @@ def check_fit(chip: ChipSpec, model: ModelSpec, wl: Workload, plan: Parallelism 
 
 
 def _what_fits(chip: ChipSpec, model: ModelSpec, wl: Workload, need: Footprint, plan: Parallelism) -> str:
-    have = chip.capacity_bytes
+    have = chip.inference_capacity_bytes
     options = []
     for dtype in ("fp8", "int4"):
         if DTYPE_BYTES[dtype] < wl.precision.weight_bytes:

@@ -1,11 +1,14 @@
 """The smallest deployment of a system that fits an inference point: the fewest chips whose
 memory holds the model's weights, KV cache and activations under some tensor x pipeline
-plan, and among the plans of that size the one with the lowest latency.
+plan, and among the plans of that size the one with the lowest latency. Model state is
+first fitted into each chip's fastest tier (HBM, on-chip SRAM), as deployments are sized;
+only when no count holds it there are slower tiers (DDR) counted too.
 
 An SRAM-only LPU needs hundreds of chips for a 70B model, a wafer-scale engine a few
 wafers, a GPU one or two: the count follows from capacity, not from a typed-in plan.
-Tensor parallelism stays inside a scale-up domain (it divides the attention heads);
-pipeline stages take the rest (at most one stage per layer).
+Tensor parallelism divides the attention heads and may cross scale-up domains (the
+prediction prices the slower links, so a plan that crosses them wins only where those
+links are fast enough); pipeline stages take the rest (at most one stage per layer).
 """
 
 from __future__ import annotations
@@ -36,13 +39,15 @@ class Chosen:
     prediction: Prediction
     candidates: int
 
+    tier: str
+
     @property
     def reason(self) -> str:
         d, p = self.deployment, self.prediction
         chips = f"{d.chips} chip{'s' if d.chips > 1 else ''}"
         return (f"smallest plan that fits: {chips} of {d.system.name if d.system else d.chip.name} as "
-                f"{d.plan.label} ({p.memory_required_bytes / GB:.2f} of {p.memory_available_bytes / GB:.2f} GB per "
-                f"chip; fastest of {self.candidates} plans of that size)")
+                f"{d.plan.label} ({p.memory_required_bytes / GB:.2f} GB per chip in {self.tier}; fastest of "
+                f"{self.candidates} plans of that size)")
 
 
 def chip_counts(system: SystemSpec) -> Iterator[int]:
@@ -59,11 +64,11 @@ def chip_counts(system: SystemSpec) -> Iterator[int]:
         yield from range(2 * domain, MAX_CHIPS + 1, domain)
 
 
-def plans_of(chips: int, model: ModelSpec, domain: int) -> list[Parallelism]:
-    """Tensor x pipeline plans over exactly ``chips`` chips: tp divides the heads and stays
-    inside the scale-up domain, pp is at most the layer count."""
+def plans_of(chips: int, model: ModelSpec) -> list[Parallelism]:
+    """Tensor x pipeline plans over exactly ``chips`` chips: tp divides the heads (and the
+    chips), pp is at most the layer count."""
     out = []
-    for tp in range(1, min(chips, domain) + 1):
+    for tp in range(1, min(chips, model.heads) + 1):
         if chips % tp or model.heads % tp:
             continue
         pp = chips // tp
@@ -77,13 +82,26 @@ def _fits(chip_capacity: float, model: ModelSpec, wl: Workload, plan: Parallelis
 
 
 def smallest_fit(system: SystemSpec, model: ModelSpec, wl: Workload, econ: Economics) -> Chosen:
-    """The fewest chips of ``system`` that hold ``wl`` for ``model``, and the plan of that
-    size with the lowest end-to-end latency. CapacityError when no count up to MAX_CHIPS
-    fits (e.g. a batch too large for any plan)."""
-    capacity = system.chip.capacity_bytes
-    domain = system.chips_per_node
+    """The fewest chips of ``system`` that hold ``wl`` for ``model`` in their fastest tier
+    (or, failing that, in all the tiers inference uses), and the plan of that size with the
+    lowest end-to-end latency. CapacityError when no count up to MAX_CHIPS fits."""
+    chip = system.chip
+    first = next(iter(chip.inference_memory))
+    tiers = [(chip.inference_memory[first].capacity_bytes, first)]
+    if len(chip.inference_memory) > 1:
+        tiers.append((chip.inference_capacity_bytes, "all its memory tiers"))
+    for capacity, where in tiers:
+        chosen = _fewest(system, model, wl, econ, capacity, where)
+        if chosen is not None:
+            return chosen
+    raise CapacityError(f"{model.name} does not fit on any size of {system.name} up to {MAX_CHIPS} chips "
+                        f"at batch {wl.batch}")
+
+
+def _fewest(system: SystemSpec, model: ModelSpec, wl: Workload, econ: Economics, capacity: float,
+            where: str) -> Chosen | None:
     for chips in chip_counts(system):
-        fitting = [p for p in plans_of(chips, model, domain) if _fits(capacity, model, wl, p)]
+        fitting = [p for p in plans_of(chips, model) if _fits(capacity, model, wl, p)]
         best: tuple[float, Deployment, Prediction] | None = None
         for plan in fitting:
             dep = Deployment.on_system(system, plan)
@@ -94,6 +112,5 @@ def smallest_fit(system: SystemSpec, model: ModelSpec, wl: Workload, econ: Econo
             if best is None or pred.e2e_latency_s < best[0]:
                 best = (pred.e2e_latency_s, dep, pred)
         if best is not None:
-            return Chosen(best[1], best[2], len(fitting))
-    raise CapacityError(f"{model.name} does not fit on any size of {system.name} up to {MAX_CHIPS} chips "
-                        f"at batch {wl.batch}")
+            return Chosen(best[1], best[2], len(fitting), where)
+    return None

@@ -302,7 +302,7 @@ def step_components(hardware: Deployment | ChipSpec, model: ModelSpec, job: Trai
     if mem.total > chip.capacity_bytes:
         raise CapacityError(_does_not_fit(chip, model, plan, mem), required_bytes=mem.total,
                             available_bytes=chip.capacity_bytes)
-    pl = place(chip, Footprint(mem.weights + mem.grads + mem.optimizer, 0.0, mem.activations))
+    pl = place(chip, Footprint(mem.weights + mem.grads + mem.optimizer, 0.0, mem.activations), training=True)
     cm = chip.cost_model()
     energy = EnergyModel(cm)
     stages = StageModel(model, plan, cm, energy, pl, comm, "training")

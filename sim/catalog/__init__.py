@@ -210,15 +210,30 @@ def _system_chip(doc: LocatedYaml, name: str) -> ChipSpec:
         raise UnknownNameError(f"{doc.where(('chip',))}: chip: {err}") from None
 
 
-def system_with_chip(chip_name: str) -> SystemSpec:
+def system_with_chip(chip_name: str, count: int | None = None) -> SystemSpec:
     """The catalog system built from ``chip_name`` with the smallest scale-up domain (for
-    "N of this chip": an 8-GPU board rather than a rack)."""
+    "N of this chip": an 8-GPU board rather than a rack), among those that can hold
+    ``count`` chips when it is given."""
     chip = load_chip(chip_name)
     hosts = [s for s in map(load_system, names("system")) if s.chip.name == chip.name]
-    if hosts:
-        return min(hosts, key=lambda s: (s.chips_per_node, s.name))
-    raise UnknownNameError(f"no system in configs/systems has {chip.name}; name one "
-                           f"(systems: {', '.join(names('system'))})")
+    if not hosts:
+        raise UnknownNameError(f"no system in configs/systems has {chip.name}; name one "
+                               f"(systems: {', '.join(names('system'))})")
+    if count is not None:
+        holding = [s for s in hosts if _holds(s, count)]
+        if not holding:
+            raise ConfigError(f"no catalog system with {chip.name} holds {count} chips "
+                              f"({', '.join(s.name for s in hosts)}); name a system")
+        hosts = holding
+    return min(hosts, key=lambda s: (s.chips_per_node, s.name))
+
+
+def _holds(system: SystemSpec, count: int) -> bool:
+    try:
+        system.sized(count)
+    except ConfigError:
+        return False
+    return True
 
 
 def load_sized_system(count: int, chip: str | None = None, system: str | None = None) -> SystemSpec | None:
@@ -228,7 +243,7 @@ def load_sized_system(count: int, chip: str | None = None, system: str | None = 
         return load_system(system).sized(count)
     if chip is None:
         raise ConfigError("name a chip or a system")
-    return None if count == 1 else system_with_chip(chip).sized(count)
+    return None if count == 1 else system_with_chip(chip, count).sized(count)
 
 
 def load_deployment(plan: Parallelism, chip: str | None = None, system: str | None = None,

@@ -55,6 +55,10 @@ class ChipSpec(Spec):
     compute: Compute
     onchip_sram_MiB: PositiveFloat | None = None
     memory: dict[str, MemoryTier] = Field(min_length=1)
+    # How bytes that spill past the first tier are read: "overflow" reads them where they
+    # lie (tier by tier); "prefetch" copies them up into the first tier ahead of use while
+    # it serves every read (SN40L: DDR -> HBM, as Composition of Experts runs).
+    memory_hierarchy: Literal["overflow", "prefetch"] = "overflow"
     power: Power
     price: Price
     # Host (CPU) time a serving stack spends per sequence per forward pass (scheduling,
@@ -81,6 +85,15 @@ class ChipSpec(Spec):
     def capacity_bytes(self) -> float:
         """Total capacity of the tiers that hold model state."""
         return sum(t.capacity_bytes for t in self.memory.values())
+
+    @property
+    def inference_memory(self) -> dict[str, MemoryTier]:
+        """The tiers an inference deployment keeps model state in (all but training-only ones)."""
+        return {k: t for k, t in self.memory.items() if t.serves_inference}
+
+    @property
+    def inference_capacity_bytes(self) -> float:
+        return sum(t.capacity_bytes for t in self.inference_memory.values())
 
     @property
     def main_tier(self) -> MemoryTier:

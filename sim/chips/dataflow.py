@@ -1,11 +1,23 @@
-"""Reconfigurable dataflow chips (SambaNova RDU, Tsingmicro RPU): a layer's ops are laid
-out spatially on the compute units and run as one fused pipeline.
+"""Reconfigurable dataflow chips (SambaNova RDU, Tsingmicro RPU): a layer's ops are placed
+spatially on the fabric and run as one fused pipeline.
 
-Intermediates between fused ops stay in on-chip SRAM, so off-chip traffic is weights, KV
-cache and each section's input and output. When a block's intermediates do not fit in
-SRAM it is cut into sections; each section boundary spills its tensor off-chip and pays
-one reconfiguration. Compute is the slowest pipeline stage after compute units are
-shared out in proportion to each op's work (integer units: the balance loss).
+- **Sections.** A block's ops are fused into sections; each op of a section is a pipeline
+  stage with its own compute units (PCUs, shared out in proportion to its work: integer
+  units cost balance) and at least one memory unit (PMU) buffering its input. A section
+  ends when the tensors passed between its stages exceed the on-chip SRAM or the stages
+  outnumber the units; each boundary spills its tensor off-chip and loads the next
+  section's configuration (``reconfiguration_us``). A block that fits one section keeps
+  its configuration across repetitions (kernel looping), loading once.
+- **Stages in flight.** Rows (tokens) stream through a section's stages in tiles: with one
+  row (batch-1 decode) each op waits for the previous one to finish (a dependency chain:
+  the sum of the stage times, each on its own units); with many rows the stages overlap
+  and the slowest one sets the pace (plus the fill of the first tile). Off-chip traffic
+  (weights, KV cache, the section's input and output) shares the memory bandwidth either
+  way; tensors between stages cross the on-chip network (``onchip_bandwidth_GBps``).
+- **Where weights live.** When a pass's weights and its largest section's buffers fit in
+  on-chip SRAM together (a model split over enough sockets), weights are read from SRAM at
+  the on-chip bandwidth; otherwise from the memory tiers (HBM, then DDR: see
+  ``ChipSpec.memory_hierarchy``).
 """
 
 from __future__ import annotations
@@ -17,26 +29,30 @@ from pydantic import PositiveFloat, PositiveInt, model_validator
 from sim.chips.base import ChipSpec, chip_kind
 from sim.chips.costing import ChipCostModel, OpCost, Placement
 from sim.spec import Spec
-from sim.units import US, MiB
-from sim.workload.ops import Block, Op
+from sim.units import GB, US, MiB
+from sim.workload.ops import Block, Graph, Op
 
 
 class DataflowStructure(Spec):
-    """Compute units (PCUs) and memory units (PMUs), and the time to load one section's
-    configuration onto the fabric."""
+    """Compute units (PCUs) and memory units (PMUs), the bandwidth of PMU reads and of the
+    on-chip network that carries tensors between stages, and the time to load one
+    section's configuration onto the fabric."""
 
     pcu_count: PositiveInt
     pmu_count: PositiveInt
+    onchip_bandwidth_GBps: PositiveFloat
     reconfiguration_us: PositiveFloat
 
 
-def split_sections(ops: tuple[Op, ...], budget_bytes: float) -> list[tuple[Op, ...]]:
-    """Greedy: extend a section while the tensors passed between its ops fit the budget."""
+def split_sections(ops: tuple[Op, ...], budget_bytes: float, max_stages: int | None = None) -> list[tuple[Op, ...]]:
+    """Greedy: extend a section while the tensors passed between its ops fit the budget and
+    it has no more stages than ``max_stages`` (units to place them on)."""
     sections: list[list[Op]] = [[ops[0]]]
     interior = 0.0
     for op in ops[1:]:
         grown = interior + sections[-1][-1].act_out_bytes
-        if grown > budget_bytes:
+        full = max_stages is not None and len(sections[-1]) >= max_stages
+        if grown > budget_bytes or full:
             sections.append([op])
             interior = 0.0
         else:
@@ -45,23 +61,39 @@ def split_sections(ops: tuple[Op, ...], budget_bytes: float) -> list[tuple[Op, .
     return [tuple(s) for s in sections]
 
 
-def balanced_pipeline_s(work_s: list[float], units: int) -> float:
-    """Time of a spatial pipeline whose stage i needs ``work_s[i]`` unit-seconds, after
-    ``units`` compute units are shared out in proportion (at least one each, largest
-    remainders first): the slowest stage sets the pace."""
+def allocate_units(work_s: list[float], units: int) -> list[int]:
+    """Units per stage in proportion to its work (at least one each, largest remainders
+    first); zero-work stages get one unit. Requires ``len(work_s) <= units``."""
     total = sum(work_s)
     if total == 0.0:
-        return 0.0
-    busy = [w for w in work_s if w > 0.0]
-    if len(busy) > units:  # more stages than units: they time-share, no pipeline gain
-        return total
-    spare = units - len(busy)
-    share = [spare * w / total for w in busy]
+        return [1] * len(work_s)
+    spare = units - len(work_s)
+    share = [spare * w / total for w in work_s]
     alloc = [1 + int(s) for s in share]
     left = units - sum(alloc)
-    for i in sorted(range(len(busy)), key=lambda i: share[i] - int(share[i]), reverse=True)[:left]:
+    for i in sorted(range(len(work_s)), key=lambda i: share[i] - int(share[i]), reverse=True)[:left]:
         alloc[i] += 1
-    return max(w / a for w, a in zip(busy, alloc, strict=True))
+    return alloc
+
+
+def balanced_pipeline_s(work_s: list[float], units: int) -> float:
+    """Time of a spatial pipeline whose stage i needs ``work_s[i]`` unit-seconds, after
+    ``units`` compute units are shared out in proportion: the slowest stage sets the pace."""
+    busy = [w for w in work_s if w > 0.0]
+    if not busy:
+        return 0.0
+    if len(busy) > units:  # more stages than units: they time-share, no pipeline gain
+        return sum(busy)
+    return max(w / a for w, a in zip(busy, allocate_units(busy, units), strict=True))
+
+
+def in_flight_s(stage_s: list[float], memory_s: float, tiles: int) -> float:
+    """A section of stages (``stage_s``: each stage's time for all rows, apart from shared
+    off-chip traffic) over ``tiles`` row tiles: the first tile's chain through every stage
+    plus (tiles - 1) of the slowest stage, and never less than the off-chip traffic."""
+    chain = sum(stage_s) / tiles
+    steady = (tiles - 1) / tiles * max(stage_s, default=0.0)
+    return max(chain + steady, memory_s)
 
 
 class DataflowCostModel(ChipCostModel):
@@ -69,15 +101,32 @@ class DataflowCostModel(ChipCostModel):
 
     def __init__(self, spec: DataflowSpec) -> None:
         super().__init__(spec)
-        self._units = spec.dataflow.pcu_count
+        d = spec.dataflow
+        self._units = min(d.pcu_count, d.pmu_count)  # a stage needs a PCU and a PMU
+        self._pcus = d.pcu_count
         self._budget = (spec.onchip_sram_MiB or 0.0) * MiB
-        self._reconfig_s = spec.dataflow.reconfiguration_us * US
+        self._onchip_Bps = d.onchip_bandwidth_GBps * GB
+        self._reconfig_s = d.reconfiguration_us * US
+        self._weights_Bps: float | None = None  # on-chip weight bandwidth when a pass's weights are resident
+        self._rows: int | None = None  # tokens the pass streams through each section
+
+    def graph_costs(self, graph: Graph, pl: Placement) -> list[OpCost]:
+        """Weights are SRAM-resident when they fit beside the largest section's buffers."""
+        sections = [split_sections(b.ops, self._budget, self._units) for b in graph.blocks]
+        buffers = max((_interior(s) for secs in sections for s in secs), default=0.0)
+        resident = graph.weight_bytes + buffers <= self._budget
+        self._weights_Bps = self._onchip_Bps if resident else None
+        self._rows = max(1, graph.tokens_in)
+        out = []
+        for block, secs in zip(graph.blocks, sections, strict=True):
+            out += self._block(block, secs, pl)
+        self._weights_Bps = self._rows = None
+        return out
 
     def block_costs(self, block: Block, pl: Placement) -> list[OpCost]:
-        """A block that fits in one section keeps its configuration across all ``count``
-        repetitions (kernel looping), so it loads once; a block cut into sections reloads
-        each section on every repetition."""
-        sections = split_sections(block.ops, self._budget)
+        return self._block(block, split_sections(block.ops, self._budget, self._units), pl)
+
+    def _block(self, block: Block, sections: list[tuple[Op, ...]], pl: Placement) -> list[OpCost]:
         reconfig = self._reconfig_s / block.count if len(sections) == 1 else self._reconfig_s
         costs: list[OpCost] = []
         for section in sections:
@@ -86,30 +135,40 @@ class DataflowCostModel(ChipCostModel):
 
     def _section_costs(self, ops: tuple[Op, ...], count: int, pl: Placement,
                        reconfig_s: float) -> list[OpCost]:
-        """One fused section: shared pipeline time, apportioned to its ops by their own
-        roofline time (for per-op reporting)."""
+        """One fused section: its time from the stages in flight, apportioned to its ops by
+        their own stage times (for per-op reporting)."""
         last = len(ops) - 1
+        weight_Bps = self._weights_Bps or pl.weight_Bps
         acts = [(op.act_in_bytes if i == 0 else 0.0) + (op.act_out_bytes if i == last else 0.0)
                 for i, op in enumerate(ops)]
-        mem = [op.weight_bytes / pl.weight_Bps + op.kv_bytes / pl.kv_Bps + a / pl.act_Bps
+        mem = [op.weight_bytes / weight_Bps + op.kv_bytes / pl.kv_Bps + a / pl.act_Bps
                for op, a in zip(ops, acts, strict=True)]
-        # unit-seconds of each op on one compute unit at full efficiency
-        work = [self.compute_s(op) * self._units for op in ops]
-        compute = balanced_pipeline_s(work, self._units)
-        time = max(compute, sum(mem)) + reconfig_s
-        own = [max(w / self._units, m) for w, m in zip(work, mem, strict=True)]
+        net = [op.act_out_bytes / self._onchip_Bps if i < last else 0.0 for i, op in enumerate(ops)]
+        work = [self.compute_s(op) * self._pcus for op in ops]  # unit-seconds at full efficiency
+        alloc = allocate_units(work, self._pcus) if len(ops) <= self._pcus else [1] * len(ops)
+        compute = [w / a for w, a in zip(work, alloc, strict=True)]
+        stage = [max(c, n) for c, n in zip(compute, net, strict=True)]
+        tiles = self._rows or max(1, max(op.m for op in ops))
+        time = in_flight_s([max(s, m) for s, m in zip(stage, mem, strict=True)], sum(mem), tiles) + reconfig_s
+        own = [max(s, m) for s, m in zip(stage, mem, strict=True)]
         total_own = sum(own) or 1.0
         return [
-            OpCost(op, count, time * o / total_own, w / self._units, m, reconfig_s * o / total_own,
+            OpCost(op, count, time * o / total_own, c, m, reconfig_s * o / total_own,
                    op.weight_bytes, op.kv_bytes, a)
-            for op, a, m, w, o in zip(ops, acts, mem, work, own, strict=True)
+            for op, a, m, c, o in zip(ops, acts, mem, compute, own, strict=True)
         ]
+
+
+def _interior(section: tuple[Op, ...]) -> float:
+    """Bytes the section's stages hand each other (its on-chip buffers)."""
+    return sum(op.act_out_bytes for op in section[:-1])
 
 
 @chip_kind("dataflow")
 class DataflowSpec(ChipSpec):
     kind: Literal["dataflow"] = "dataflow"
-    tiny_structure: ClassVar[dict] = {"dataflow": {"pcu_count": 64, "pmu_count": 64, "reconfiguration_us": 5.0}}
+    tiny_structure: ClassVar[dict] = {"dataflow": {"pcu_count": 64, "pmu_count": 64, "onchip_bandwidth_GBps": 50000,
+                                                   "reconfiguration_us": 5.0}}
     dataflow: DataflowStructure
 
     @model_validator(mode="after")

@@ -25,6 +25,9 @@ class MemoryTier(Spec):
     bandwidth_GBps: PositiveFloat
     achievable_bandwidth_fraction: float = Field(gt=0, le=1)
     energy_pJ_per_bit: PositiveFloat
+    # False for a tier only training's weight streaming reads (Cerebras MemoryX): inference
+    # keeps the model in the other tiers.
+    serves_inference: bool = True
 
     @property
     def capacity_bytes(self) -> float:

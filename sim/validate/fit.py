@@ -8,6 +8,8 @@ prints into the configs it names.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sim.catalog import load_chip, load_economics, scenarios_dir
 from sim.parts.economics import Economics
 from sim.validate.cases import Case, load_cases
@@ -29,7 +31,7 @@ def fit_chip_parameter(case: Case, field: str, lo: float, hi: float, econ: Econo
     base = load_chip(case.hardware.chip)
 
     def error(value: float) -> float:
-        outcome = predict_case(case, econ, base.model_copy(update={field: value}))
+        outcome = predict_case(case, econ, with_field(base, field, value))
         if outcome.error_pct is None:
             raise ValueError(f"{case.id}: {outcome.reason}")
         return outcome.error_pct
@@ -47,8 +49,23 @@ def fit_chip_parameter(case: Case, field: str, lo: float, hi: float, econ: Econo
     return (lo + hi) / 2
 
 
+def with_field(spec: Any, dotted: str, value: float) -> Any:
+    """``spec`` with the (dotted, nested) field replaced."""
+    head, _, rest = dotted.partition(".")
+    if not rest:
+        return spec.model_copy(update={head: value})
+    return spec.model_copy(update={head: with_field(getattr(spec, head), rest, value)})
+
+
+def field_value(spec: Any, dotted: str) -> float:
+    for part in dotted.split("."):
+        spec = getattr(spec, part)
+    return float(spec)
+
+
 # (case id, chip field, bracket): every parameter fitted by bisection, with its case.
-FITS = [("trtllm-l31-8b-h100-tp1-128-128", "host_overhead_us_per_sequence", (0.0, 50.0))]
+FITS = [("trtllm-l31-8b-h100-tp1-128-128", "host_overhead_us_per_sequence", (0.0, 50.0)),
+        ("cerebras-aa-l31-8b-bf16-1wafer-tpot", "wafer.hop_latency_cycles", (0.5, 200.0))]
 
 
 def main() -> None:

@@ -157,7 +157,7 @@ def _plan(case: Case, count: int, default_tp: int) -> Parallelism:
     taking the remaining chips."""
     w = case.workload
     par = dict(w.parallelism)
-    par.setdefault("tp", default_tp)
+    par.setdefault("tp", max(1, default_tp // (par.get("pp", 1) * par.get("dp", 1))))
     par.setdefault("pp", 1)
     par.setdefault("dp", max(1, count // (par["tp"] * par["pp"])))
     extra: dict[str, object] = {k: v for k, v in {"micro_batch": w.micro_batch, "recompute": w.recompute,
