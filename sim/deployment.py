@@ -10,6 +10,7 @@ partial plan into a full one for a card count).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -114,9 +115,9 @@ class Deployment:
 
     @property
     def node_power_W(self) -> float:
-        """Peak power the nodes add beyond their chips (hosts, switches, NICs), watts;
-        zero where the system file counts none."""
-        return self.system.extra_power_W if self.system is not None else 0.0
+        """Power the nodes draw beyond their chips (hosts, switches, NICs), watts; NaN where
+        it is not known (a chip without a system, a system file without ``node.power_W``)."""
+        return self.system.extra_power_W if self.system is not None else math.nan
 
     @property
     def node_price_USD(self) -> float:

@@ -7,6 +7,7 @@ share a node. ``sized(n)`` returns the system cut or grown to ``n`` chips.
 
 from __future__ import annotations
 
+import math
 from math import ceil, prod
 
 from pydantic import NonNegativeFloat, PositiveInt, model_validator
@@ -19,10 +20,11 @@ from sim.spec import Spec
 
 
 class NodeExtras(Spec):
-    """What a node adds beyond its chips (host CPUs, switches, NICs, fans): peak watts and
-    purchase dollars per node. Zero means "not counted"."""
+    """What a node adds beyond its chips (host CPUs, switches, NICs, fans): watts drawn and
+    purchase dollars per node. No ``power_W`` means not known (no power at the wall is
+    reported); a zero price means not counted."""
 
-    power_W: NonNegativeFloat = 0.0
+    power_W: NonNegativeFloat | None = None
     price_USD: NonNegativeFloat = 0.0
 
 
@@ -65,8 +67,8 @@ class SystemSpec(Spec):
 
     @property
     def extra_power_W(self) -> float:
-        """Peak power the nodes add beyond their chips' TDP, watts."""
-        return self.node.power_W * self.nodes
+        """Power the nodes draw beyond their chips, watts; NaN where the file gives none."""
+        return math.nan if self.node.power_W is None else self.node.power_W * self.nodes
 
     @property
     def extra_price_USD(self) -> float:

@@ -22,9 +22,9 @@ def _system(topology: str = "switch", chips: int = 8, dims=None, bw: float = 100
             links: int = 1, step_us: float = 2.0, **fabric) -> SystemSpec:
     """A hand-built system with a fictional chip and fabric (no base latency, no derating)."""
     up = Fabric(name="test", topology=topology, link_bandwidth_GBps=bw, links_per_chip=links,
-                achievable_fraction=1.0, step_latency_us=step_us, dims=dims, **fabric)
+                achievable_fraction=1.0, step_latency_us=step_us, dims=dims, energy_pJ_per_bit=10.0, **fabric)
     out = Fabric(name="net", topology="switch", link_bandwidth_GBps=10.0, links_per_chip=1,
-                 achievable_fraction=1.0, step_latency_us=5.0)
+                 achievable_fraction=1.0, step_latency_us=5.0, energy_pJ_per_bit=50.0)
     return SystemSpec(name="test", status="assumed", chip=registered_chip_kinds()["gpu"].tiny(),
                       chips_per_node=chips, scale_up=up, scale_out=out, sources={"*": "test"})
 

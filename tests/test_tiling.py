@@ -57,7 +57,8 @@ def _array_chip(hbm_GBps: float = 1e9, load_cycles: int | None = None):
     if load_cycles is not None:
         structure["weight_load_cycles"] = load_cycles
     return SystolicSpec.tiny(systolic=structure, onchip_sram_MiB=None,
-                             compute={"peak_dense_TFLOPS": {"bf16": 100.0}, "max_matmul_fraction": 1.0},
+                             compute={"peak_dense_TFLOPS": {"bf16": 100.0}, "max_matmul_fraction": 1.0,
+                                      "energy_pJ_per_flop": {"bf16": 1e-6}},
                              memory={"main": {"type": "HBM3", "capacity_GB": 64.0, "bandwidth_GBps": hbm_GBps,
                                               "achievable_bandwidth_fraction": 1.0, "energy_pJ_per_bit": 1e-9}})
 

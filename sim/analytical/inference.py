@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from sim.analytical.energy import run_energy
 from sim.analytical.evaluate import BOUNDS, CATEGORIES, EnergyModel, PassCost
 from sim.analytical.memory import check_fit, place
 from sim.analytical.multicard import StageModel, pipelined
@@ -47,6 +48,9 @@ class Prediction:
     avg_power_W: float
     cost_per_million_tokens: float
     currency: str
+    wall_energy_j_per_token: float = math.nan
+    system_power_W: float = math.nan
+    cost_basis: str = "owned"
     chips: int = 1
     flops: float = 0.0
     dram_bytes: float = 0.0
@@ -61,7 +65,8 @@ class Prediction:
     SCALARS: ClassVar[tuple[str, ...]] = (
         "ttft_s", "tpot_s", "e2e_latency_s", "throughput_tokens_per_s", "throughput_tokens_per_s_per_chip",
         "prompt_tokens_per_s", "memory_required_bytes", "memory_available_bytes", "bound", "energy_j_per_token",
-        "avg_power_W", "cost_per_million_tokens", "currency", "flops", "dram_bytes")
+        "avg_power_W", "wall_energy_j_per_token", "system_power_W", "cost_per_million_tokens", "currency",
+        "cost_basis", "flops", "dram_bytes")
 
     @classmethod
     def columns(cls) -> list[str]:
@@ -109,7 +114,7 @@ def predict(hardware: Deployment | ChipSpec, model: ModelSpec, wl: Workload, eco
     def round_(graph, tokens: int, fill: bool) -> PassCost:
         stage = stages.forward(graph, tokens, p.act_bytes)
         slots = micro + plan.pp - 1 if fill else plan.pp
-        return pipelined(stage, micro, slots, stages.p2p_s(tokens, p.act_bytes))
+        return pipelined(stage, micro, slots, stages.p2p_s(tokens, p.act_bytes), stages.p2p_J(tokens, p.act_bytes))
 
     if wl.phase in ("prefill", "generate"):
         pre = round_(prefill_graph(model, mb, wl.input_len, p), mb * wl.input_len, fill=True)
@@ -131,7 +136,7 @@ def predict(hardware: Deployment | ChipSpec, model: ModelSpec, wl: Workload, eco
         passes["decode"] = mean
         total.add(mean, wl.output_len - 1)
         tpot = mean.time_s
-    return _metrics(chip, wl, econ, plan.chips, need.total, total, passes, ttft, tpot)
+    return _metrics(dep, wl, econ, need.total, total, passes, ttft, tpot)
 
 
 def _check(model: ModelSpec, wl: Workload, plan: Parallelism) -> None:
@@ -147,15 +152,16 @@ def _check(model: ModelSpec, wl: Workload, plan: Parallelism) -> None:
         raise ConfigError(f"batch {wl.batch} does not split evenly over dp={plan.dp} replicas")
 
 
-def _metrics(chip: ChipSpec, wl: Workload, econ: Economics, chips: int, required: float, total: PassCost,
+def _metrics(dep: Deployment, wl: Workload, econ: Economics, required: float, total: PassCost,
              passes: dict[str, PassCost], ttft: float, tpot: float) -> Prediction:
     """System-wide metrics from one chip's costs (every chip of a symmetric plan does the
     same work in the same time)."""
+    chip, chips = dep.chip, dep.chips
     e2e = total.time_s
     out_tokens = wl.batch * {"prefill": wl.input_len, "decode": 1, "generate": wl.output_len}[wl.phase]
     prompt_rate = wl.batch * wl.input_len / ttft if wl.phase != "decode" else math.nan
-    energy_J = chips * (total.dynamic_energy_J + chip.power.idle_W * e2e)
-    cost = chips * econ.cost_per_s(chip.price) * e2e + econ.energy_cost(chip.price, energy_J)
+    run = run_energy(dep, total, e2e, econ)
+    energy_J, cost = run.chips_J, run.cost
     bound_share = {k: total.by_bound[k] / e2e for k in BOUNDS}
     return Prediction(
         ttft_s=ttft, tpot_s=tpot, e2e_latency_s=e2e,
@@ -163,7 +169,8 @@ def _metrics(chip: ChipSpec, wl: Workload, econ: Economics, chips: int, required
         memory_required_bytes=required, memory_available_bytes=chip.inference_capacity_bytes,
         bound=max(bound_share, key=bound_share.__getitem__),
         energy_j_per_token=energy_J / out_tokens, avg_power_W=energy_J / e2e / chips,
-        cost_per_million_tokens=cost / out_tokens * 1e6, currency=econ.currency, chips=chips,
+        wall_energy_j_per_token=run.wall_J / out_tokens, system_power_W=run.wall_J / e2e,
+        cost_per_million_tokens=cost / out_tokens * 1e6, currency=econ.currency, cost_basis=run.basis, chips=chips,
         flops=chips * total.flops, dram_bytes=chips * total.dram_bytes, bound_share=bound_share,
         category_share={k: total.by_category.get(k, 0.0) / e2e for k in CATEGORIES},
         passes=passes,

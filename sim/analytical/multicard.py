@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sim.analytical.evaluate import EnergyModel, PassCost, evaluate
 from sim.chips.costing import ChipCostModel, Placement
-from sim.comm.pricing import CommCost, comm_time_s
+from sim.comm.pricing import CommCost, comm_energy_J, comm_time_s
 from sim.units import US
 from sim.workload.model import ModelSpec
 from sim.workload.ops import Graph
@@ -39,7 +39,7 @@ class StageModel:
                             plan.sequence_parallel)
         cost = evaluate(stage, self.cm, self.energy, self.pl, self.keep_ops)
         calls = forward_collectives(self.model, tokens, act_bytes, plan, plan.stage_layers(self.model))
-        cost.add_comm(comm_time_s(calls, plan, self.comm, self.mode))
+        cost.add_comm(comm_time_s(calls, plan, self.comm, self.mode), comm_energy_J(calls, plan, self.comm, self.mode))
         if self.mode == "inference":  # the serving stack's host work for each sequence it samples
             cost.add_overhead(self.cm.spec.host_overhead_us_per_sequence * US * graph.tokens_out)
         return cost
@@ -49,8 +49,14 @@ class StageModel:
             return 0.0
         return comm_time_s([p2p_call(self.model, tokens, act_bytes)], self.plan, self.comm, self.mode)
 
+    def p2p_J(self, tokens: int, act_bytes: float) -> float:
+        """Energy of one stage-to-stage send of ``tokens`` tokens' activations."""
+        if self.plan.pp == 1:
+            return 0.0
+        return comm_energy_J([p2p_call(self.model, tokens, act_bytes)], self.plan, self.comm, self.mode)
 
-def pipelined(stage: PassCost, micro_batches: int, slots: int, p2p_s: float) -> PassCost:
+
+def pipelined(stage: PassCost, micro_batches: int, slots: int, p2p_s: float, p2p_J: float = 0.0) -> PassCost:
     """A chip's view of ``micro_batches`` passing through the pipeline in ``slots`` stage
     times (m + p - 1 to fill and drain for a whole pass; p per decode round): its own work
     is ``micro_batches`` stage passes, the rest of the wall time is bubble."""
@@ -58,6 +64,6 @@ def pipelined(stage: PassCost, micro_batches: int, slots: int, p2p_s: float) -> 
     out.add(stage, micro_batches)
     out.ops = stage.ops
     wall = slots * (stage.time_s + p2p_s)
-    out.add_comm(micro_batches * p2p_s)
+    out.add_comm(micro_batches * p2p_s, micro_batches * p2p_J)
     out.add_bubble(wall - out.time_s)
     return out

@@ -18,11 +18,12 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from sim.analytical.energy import run_energy
 from sim.analytical.evaluate import BOUNDS, EnergyModel, PassCost, evaluate
 from sim.analytical.memory import LOGIT_BYTES, Footprint, place
 from sim.analytical.multicard import StageModel
 from sim.chips.base import ChipSpec
-from sim.comm.pricing import CommCost, comm_time_s
+from sim.comm.pricing import CommCost, comm_energy_J, comm_time_s
 from sim.deployment import Deployment, as_deployment
 from sim.errors import CapacityError, ConfigError
 from sim.parts.economics import Economics
@@ -71,13 +72,17 @@ class TrainingPrediction:
     cost_per_million_tokens: float
     currency: str
     chips: int
+    wall_energy_j_per_step: float = math.nan
+    system_power_W: float = math.nan
+    cost_basis: str = "owned"
     breakdown_s: dict[str, float] = field(default_factory=dict)
 
     SCALARS: ClassVar[tuple[str, ...]] = (
         "step_time_s", "throughput_tokens_per_s", "throughput_tokens_per_s_per_chip", "mfu", "hfu",
         "memory_required_bytes", "memory_available_bytes", "memory_weights_bytes", "memory_grads_bytes",
         "memory_optimizer_bytes", "memory_activations_bytes", "sequences_per_step", "micro_batches",
-        "energy_j_per_step", "avg_power_W", "cost_per_million_tokens", "currency", "chips")
+        "energy_j_per_step", "wall_energy_j_per_step", "avg_power_W", "system_power_W", "cost_per_million_tokens",
+        "currency", "cost_basis", "chips")
     SHARES: ClassVar[tuple[str, ...]] = (*BOUNDS, "optimizer")
 
     @property
@@ -170,20 +175,20 @@ def predict_training(hardware: Deployment | ChipSpec, model: ModelSpec, job: Tra
     """One optimizer step of ``job`` on a deployment (its plan's chips, collectives priced
     by its links; a chip alone is one card)."""
     dep = as_deployment(hardware)
-    chip, plan = dep.chip, dep.plan
+    plan = dep.plan
     c = step_components(dep, model, job)
     micro = PassCost()
     micro.add(c.forward)
     micro.add(c.backward)
     # activations forward, their gradients back; the interleaved schedule sends once per model chunk
-    micro.add_comm(2 * plan.vpp * c.p2p_s)
+    micro.add_comm(2 * plan.vpp * c.p2p_s, 2 * plan.vpp * c.p2p_J)
     step = PassCost()
     step.add(micro, c.micro_batches)
     idle = (plan.pp - 1) / (plan.vpp if plan.schedule == "interleaved" else 1)
     step.add_bubble(idle * micro.time_s)
-    step.add_comm(_exposed_dp_comm(plan, c))
+    step.add_comm(_exposed_dp_comm(plan, c), c.dp_J)  # the links work whether or not the time is hidden
     step.add(c.optimizer)
-    return _prediction(chip, model, job, plan, econ, step, c.forward, c.backward, c.micro_batches, c.memory)
+    return _prediction(dep, model, job, econ, step, c.micro_batches, c.memory)
 
 
 def _micro_batches(model: ModelSpec, job: TrainingJob, plan: Parallelism) -> int:
@@ -215,22 +220,23 @@ def _exposed_dp_comm(plan: Parallelism, c: StepComponents) -> float:
     return c.micro_batches * per_micro
 
 
-def _prediction(chip: ChipSpec, model: ModelSpec, job: TrainingJob, plan: Parallelism, econ: Economics,
-                step: PassCost, fwd: PassCost, bwd: PassCost, m: int, mem: TrainingMemory) -> TrainingPrediction:
-    chips = plan.chips
+def _prediction(dep: Deployment, model: ModelSpec, job: TrainingJob, econ: Economics, step: PassCost, m: int,
+                mem: TrainingMemory) -> TrainingPrediction:
+    chip, chips = dep.chip, dep.chips
     t = step.time_s
     peak = chip.cost_model().peak_flops(job.compute_precision.matmul)
     mfu = job.tokens * model_flops_per_token(model, job.seq_len) / (t * chips * peak)
     hfu = step.flops * chips / (t * chips * peak)
-    energy = chips * (step.dynamic_energy_J + chip.power.idle_W * t)
-    cost = chips * econ.cost_per_s(chip.price) * t + econ.energy_cost(chip.price, energy)
+    run = run_energy(dep, step, t, econ)
+    energy, cost = run.chips_J, run.cost
     breakdown = {k: step.by_bound[k] for k in BOUNDS}
     breakdown["optimizer"] = step.by_category.get("optimizer", 0.0)
     return TrainingPrediction(
         step_time_s=t, tokens_per_s=job.tokens / t, mfu=mfu, hfu=hfu, memory=mem,
         memory_available_bytes=chip.capacity_bytes, micro_batches=m, sequences_per_step=job.global_batch,
-        energy_j_per_step=energy,
-        avg_power_W=energy / t / chips, cost_per_million_tokens=cost / job.tokens * 1e6, currency=econ.currency,
+        energy_j_per_step=energy, wall_energy_j_per_step=run.wall_J,
+        avg_power_W=energy / t / chips, system_power_W=run.wall_J / t,
+        cost_per_million_tokens=cost / job.tokens * 1e6, currency=econ.currency, cost_basis=run.basis,
         chips=chips, breakdown_s=breakdown,
     )
 
@@ -277,6 +283,8 @@ class StepComponents:
     dp_reduce_s: float
     dp_gather_s: float
     memory: TrainingMemory
+    p2p_J: float = 0.0  # one send's link energy
+    dp_J: float = 0.0  # the step's data-parallel link energy (reduction and gathers)
 
     @property
     def forward_s(self) -> float:
@@ -311,12 +319,30 @@ def step_components(hardware: Deployment | ChipSpec, model: ModelSpec, job: Trai
     graph = forward_graph(model, plan.micro_batch, job.seq_len, p)
     fwd = stages.forward(graph, tokens, p.act_bytes)
     bwd = evaluate(backward_graph(shard_graph(graph, plan.tp, plan.pp, 1, plan.sequence_parallel)), cm, energy, pl)
-    bwd.add_comm(fwd.by_bound["communication"])
+    bwd.add_comm(fwd.by_bound["communication"], fwd.comm_energy_J)
     if plan.recompute == "full":
         bwd.add(fwd)
     opt = evaluate(Graph((Block("optimizer", (optimizer_op(_optimizer_params(model, plan), p),), 1),), 0, 0), cm, energy, pl)
     reduce_s, gather_s = _dp_times(model, plan, comm)
-    return StepComponents(m, fwd, bwd, stages.p2p_s(tokens, p.act_bytes), opt, reduce_s, gather_s, mem)
+    return StepComponents(m, fwd, bwd, stages.p2p_s(tokens, p.act_bytes), opt, reduce_s, gather_s, mem,
+                          stages.p2p_J(tokens, p.act_bytes), _dp_energy_J(model, plan, comm, m))
+
+
+def _dp_calls(model: ModelSpec, plan: Parallelism) -> list[CommCall]:
+    """The data-parallel collectives of one step (ZeRO-3: of one micro-batch pass)."""
+    n = stage_params(model, plan)
+    if plan.zero == 0:
+        return [CommCall("dp_all_reduce", "all_reduce", n * GRAD_BYTES, "dp", 1)]
+    return [CommCall("dp_reduce_scatter", "reduce_scatter", n * GRAD_BYTES, "dp", 1),
+            CommCall("dp_all_gather", "all_gather", n * 2.0, "dp", 1)]
+
+
+def _dp_energy_J(model: ModelSpec, plan: Parallelism, comm: CommCost, micro_batches: int) -> float:
+    """Link energy of the step's data-parallel traffic (ZeRO-3 gathers per micro-batch, twice)."""
+    if plan.dp == 1:
+        return 0.0
+    joules = comm_energy_J(_dp_calls(model, plan), plan, comm, "training")
+    return joules * (2 * micro_batches if plan.zero >= 3 else 1)
 
 
 def _dp_times(model: ModelSpec, plan: Parallelism, comm: CommCost) -> tuple[float, float]:
@@ -324,11 +350,5 @@ def _dp_times(model: ModelSpec, plan: Parallelism, comm: CommCost) -> tuple[floa
     micro-batch), before overlap."""
     if plan.dp == 1:
         return 0.0, 0.0
-    n = stage_params(model, plan)
-
-    def t(kind: str, size: float) -> float:
-        return comm_time_s([CommCall(f"dp_{kind}", kind, size, "dp", 1)], plan, comm, "training")  # type: ignore[arg-type]
-
-    if plan.zero == 0:
-        return t("all_reduce", n * GRAD_BYTES), 0.0
-    return t("reduce_scatter", n * GRAD_BYTES), t("all_gather", n * 2.0)
+    times = [comm_time_s([c], plan, comm, "training") for c in _dp_calls(model, plan)]
+    return times[0], (times[1] if len(times) > 1 else 0.0)

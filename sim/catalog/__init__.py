@@ -272,7 +272,8 @@ def load_economics(overrides: dict[str, Any] | None = None, where: str = "") -> 
     overrides = overrides or {}
     doc = read_yaml(configs_dir() / "economics.yaml")
     data = {**doc.data, **overrides}
-    data["sources"] = {**doc.data.get("sources", {}), **overrides.get("sources", {})}
+    for merged in ("sources", "memory_USD_per_GB"):  # a scenario adds or replaces entries
+        data[merged] = {**doc.data.get(merged, {}), **overrides.get(merged, {})}
     try:
         return Economics.model_validate(data)
     except ValidationError as err:

@@ -105,11 +105,12 @@ class ChipSpec(Spec):
         """A small valid chip of this kind (fictional numbers) for contract tests."""
         data = {
             "name": f"tiny-{cls.model_fields['kind'].default}", "vendor": "test", "status": "assumed",
-            "compute": {"peak_dense_TFLOPS": {"bf16": 100.0, "fp8": 200.0}, "max_matmul_fraction": 0.8},
+            "compute": {"peak_dense_TFLOPS": {"bf16": 100.0, "fp8": 200.0}, "max_matmul_fraction": 0.8,
+                        "energy_pJ_per_flop": {"bf16": 1.0, "fp8": 0.5}},
             "onchip_sram_MiB": 64.0,
             "memory": {"main": {"type": "HBM3", "capacity_GB": 64.0, "bandwidth_GBps": 1000.0,
                                 "achievable_bandwidth_fraction": 0.9, "energy_pJ_per_bit": 4.0}},
-            "power": {"tdp_W": 300.0, "idle_W": 50.0}, "price": {"purchase_USD": 10000.0},
+            "power": {"tdp_W": 300.0, "idle_W": 50.0, "active_W": 50.0}, "price": {"purchase_USD": 10000.0},
             "sources": {"*": "fictional test chip"}, **cls.tiny_structure,
         }
         data.update(overrides)

@@ -152,9 +152,10 @@ class DataflowCostModel(ChipCostModel):
         time = in_flight_s([max(s, m) for s, m in zip(stage, mem, strict=True)], sum(mem), tiles) + reconfig_s
         own = [max(s, m) for s, m in zip(stage, mem, strict=True)]
         total_own = sum(own) or 1.0
+        off_chip = 0.0 if self._weights_Bps else 1.0  # resident weights never leave the PMUs
         return [
             OpCost(op, count, time * o / total_own, c, m, reconfig_s * o / total_own,
-                   op.weight_bytes, op.kv_bytes, a)
+                   op.weight_bytes * off_chip, op.kv_bytes, a)
             for op, a, m, c, o in zip(ops, acts, mem, compute, own, strict=True)
         ]
 

@@ -42,6 +42,11 @@ def algorithm_bandwidth_GBps(size_bytes: float, time_s: float) -> float:
     return size_bytes / time_s / 1e9
 
 
+def bus_factor(kind: str, group_size: int) -> float:
+    """nccl-tests' bus-bandwidth factor: bytes each rank sends per byte of size."""
+    return _BUS_FACTOR[kind](group_size) if group_size > 1 else 0.0
+
+
 def bus_bandwidth_GBps(kind: CollectiveKind, size_bytes: float, group_size: int,
                        time_s: float) -> float:
     """nccl-tests busBW: algBW x 2(n-1)/n (all-reduce), (n-1)/n (reduce-scatter,
@@ -53,5 +58,5 @@ def bus_bandwidth_GBps(kind: CollectiveKind, size_bytes: float, group_size: int,
     return algorithm_bandwidth_GBps(size_bytes, time_s) * _BUS_FACTOR[kind](group_size)
 
 
-__all__ = ["CollectiveKind", "algorithm_bandwidth_GBps", "bus_bandwidth_GBps",
+__all__ = ["CollectiveKind", "algorithm_bandwidth_GBps", "bus_bandwidth_GBps", "bus_factor",
            "collective_time_s", "registered_algorithms"]

@@ -11,25 +11,32 @@ from typing import Protocol
 from sim.comm import (
     algorithm_bandwidth_GBps,
     bus_bandwidth_GBps,
+    bus_factor,
     collective_time_s,
     registered_algorithms,
 )
-from sim.comm.base import CollectiveKind
+from sim.comm.base import CollectiveKind, place
 from sim.errors import UnsupportedError
 from sim.system import SystemSpec
 from sim.workload.parallel import CommCall, Parallelism, group_size, group_stride
 
 
 class CommCost(Protocol):
-    """Prices a collective of a plan's group (sim.comm on a system, or free links)."""
+    """Prices a collective of a plan's group (sim.comm on a system, or free links): its
+    time, and the energy one chip's links spend on it."""
 
     def time_s(self, call: CommCall, plan: Parallelism, mode: str) -> float: ...
 
+    def energy_J(self, call: CommCall, plan: Parallelism, mode: str) -> float: ...
+
 
 class FreeLinks:
-    """Infinite bandwidth, zero latency: multi-card time is the compute split alone."""
+    """Infinite bandwidth, zero latency, no energy: multi-card time is the compute split alone."""
 
     def time_s(self, call: CommCall, plan: Parallelism, mode: str) -> float:
+        return 0.0
+
+    def energy_J(self, call: CommCall, plan: Parallelism, mode: str) -> float:
         return 0.0
 
 
@@ -49,10 +56,26 @@ class SystemComm:
             self._cache[key] = collective_time_s(self.system, call.kind, call.size_bytes, size, key[3])
         return self._cache[key]
 
+    def energy_J(self, call: CommCall, plan: Parallelism, mode: str) -> float:
+        """Bytes one chip sends (nccl-tests' bus-bandwidth bytes: 2(n-1)/n x size for an
+        all-reduce, (n-1)/n for the others, size for a send) x the energy per byte of the
+        level the group spans (scale-up inside a node, scale-out across nodes)."""
+        size = 2 if call.kind == "send_recv" else group_size(plan, call.group)
+        if size <= 1:
+            return 0.0
+        group = place(self.system, size, group_stride(plan, call.group, mode))
+        fabric = self.system.scale_out if group.nodes > 1 and self.system.scale_out else self.system.scale_up
+        return call.size_bytes * bus_factor(call.kind, size) * fabric.energy_J_per_byte
+
 
 def comm_time_s(calls: list[CommCall], plan: Parallelism, comm: CommCost, mode: str) -> float:
     """Seconds for ``calls`` (each ``count`` times) one after another."""
     return sum(c.count * comm.time_s(c, plan, mode) for c in calls if c.count)
+
+
+def comm_energy_J(calls: list[CommCall], plan: Parallelism, comm: CommCost, mode: str) -> float:
+    """Joules one chip's links spend on ``calls``."""
+    return sum(c.count * comm.energy_J(c, plan, mode) for c in calls if c.count)
 
 
 @dataclass(frozen=True)

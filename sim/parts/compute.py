@@ -17,6 +17,9 @@ class Compute(Spec):
     # Where a format has its own measured ceiling (e.g. fp8 GEMMs reach a smaller share of
     # their doubled peak); formats not listed use max_matmul_fraction.
     matmul_fraction_by_dtype: dict[Dtype, float] = {}
+    # Dynamic energy of one flop in each format the chip computes in (operand delivery
+    # from on-chip buffers included; memory traffic is the tiers' energy per bit).
+    energy_pJ_per_flop: dict[Dtype, PositiveFloat]
 
     @model_validator(mode="after")
     def _has_a_matmul_format(self) -> "Compute":
@@ -24,6 +27,9 @@ class Compute(Spec):
             raise ValueError("peak_dense_TFLOPS needs at least one of bf16, fp16, fp8, int8")
         if any(not 0 < f <= 1 for f in self.matmul_fraction_by_dtype.values()):
             raise ValueError("matmul_fraction_by_dtype values must be in (0, 1]")
+        missing = set(self.peak_dense_TFLOPS) - set(self.energy_pJ_per_flop)
+        if missing:
+            raise ValueError(f"energy_pJ_per_flop needs every format with a peak (missing: {', '.join(sorted(missing))})")
         return self
 
     def resolve_dtype(self, dtype: str) -> Dtype:
@@ -37,6 +43,14 @@ class Compute(Spec):
     def matmul_fraction(self, dtype: str) -> float:
         """Measured large-GEMM ceiling for ``dtype`` (after fallback)."""
         return self.matmul_fraction_by_dtype.get(self.resolve_dtype(dtype), self.max_matmul_fraction)
+
+    def energy_J_per_flop(self, dtype: str) -> float:
+        """Dynamic energy of one flop in ``dtype`` after fallback, joules."""
+        fmt = self.resolve_dtype(dtype)
+        if fmt not in self.energy_pJ_per_flop:
+            have = ", ".join(sorted(self.energy_pJ_per_flop))
+            raise UnsupportedError(f"no energy_pJ_per_flop for {fmt} (chip has: {have})")
+        return self.energy_pJ_per_flop[fmt] * 1e-12
 
     def peak_flops(self, dtype: str) -> float:
         """Peak flop/s for ``dtype`` after fallback."""

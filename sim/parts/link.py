@@ -46,6 +46,8 @@ class Fabric(Spec):
     in_network_achievable_fraction: float | None = Field(default=None, gt=0, le=1)
     in_network_latency_us: NonNegativeFloat | None = None
     bisection_bandwidth_GBps: PositiveFloat | None = None
+    # Energy to move one bit from chip to chip over this level (SerDes, switch, optics).
+    energy_pJ_per_bit: PositiveFloat
 
     @model_validator(mode="after")
     def _shape_matches_topology(self) -> Fabric:
@@ -75,6 +77,10 @@ class Fabric(Spec):
     def injection_Bps(self) -> float:
         """Sustained bandwidth of all a chip's links in one direction, bytes/s."""
         return self.link_Bps * self.links_per_chip
+
+    @property
+    def energy_J_per_byte(self) -> float:
+        return self.energy_pJ_per_bit * 1e-12 * 8
 
     @property
     def base_s(self) -> float:

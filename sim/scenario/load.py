@@ -51,8 +51,10 @@ class ResolvedScenario:
                 **{s.chip.name: s.chip.status for s in self.systems.values()}}
 
 
-def derive_chip(variant: ChipVariant, doc: LocatedYaml, loc: tuple) -> ChipSpec:
-    """``variant.base`` with ``variant.set`` applied; replaced subtrees drop their sources."""
+def derive_chip(variant: ChipVariant, doc: LocatedYaml, loc: tuple, econ: Economics) -> ChipSpec:
+    """``variant.base`` with ``variant.set`` applied; replaced subtrees drop their sources.
+    A variant that swaps memory and names no price costs the base price minus the old
+    memory plus the new, at ``econ``'s price per GB of each technology."""
     base = load_chip(variant.base)
     raw = copy.deepcopy(read_yaml(chip_path(variant.base)).data)  # re-validated after the edits
     sources = dict(raw.get("sources", {}))
@@ -68,9 +70,31 @@ def derive_chip(variant: ChipVariant, doc: LocatedYaml, loc: tuple) -> ChipSpec:
     raw.update(name=variant.name, aliases=[], status=variant.status,
                sources={**sources, **variant.sources})
     try:
-        return build_chip(LocatedYaml(doc.path, raw, {}))
-    except ConfigError as err:
+        chip = build_chip(LocatedYaml(doc.path, raw, {}))
+        if _touches(variant, "memory") and not _touches(variant, "price"):
+            chip = _repriced_for_memory(base, chip, econ)
+        return chip
+    except (ConfigError, ValueError) as err:
         raise ConfigError(f"{doc.where(loc)}: chip variant {variant.name}: {err}") from None
+
+
+def _touches(variant: ChipVariant, field_name: str) -> bool:
+    return any(k == field_name or k.startswith(field_name + ".") for k in variant.set)
+
+
+def _repriced_for_memory(base: ChipSpec, chip: ChipSpec, econ: Economics) -> ChipSpec:
+    """``chip`` (``base`` with other memory) at base price - old memory + new memory."""
+    if base.price.purchase_USD is None:
+        raise ValueError(f"it changes memory of {base.name}, which is priced as a cloud rate; "
+                         "give the variant's price (set: price.cloud_USD_per_hour)")
+    old_USD, new_USD = econ.memory_cost_USD(base.memory), econ.memory_cost_USD(chip.memory)
+    price_USD = base.price.purchase_USD - old_USD + new_USD
+    if price_USD <= 0:
+        raise ValueError(f"its memory costs ${old_USD:,.0f} less than {base.name}'s price; give its price")
+    note = (f"DERIVED: {base.name} ${base.price.purchase_USD:,.0f} - its memory ${old_USD:,.0f} + this memory "
+            f"${new_USD:,.0f} (economics memory_USD_per_GB)")
+    return chip.model_copy(update={"price": chip.price.model_copy(update={"purchase_USD": price_USD}),
+                                   "sources": {**chip.sources, "price.purchase_USD": note}})
 
 
 def read_scenario(source: str | Path | dict[str, Any]) -> LocatedYaml:
@@ -93,8 +117,9 @@ def resolve(spec: ScenarioBase, doc: LocatedYaml, columns: list[str]) -> Resolve
         chip = _named(lambda n=chip_name: load_chip(n), doc, ("chips", i))
         chips[chip.name] = chip
         aliases[chip_name] = chip.name
+    econ = load_economics(spec.economics, doc.where(("economics",)))
     for i, variant in enumerate(spec.chip_variants):
-        chips[variant.name] = derive_chip(variant, doc, ("chip_variants", i))
+        chips[variant.name] = derive_chip(variant, doc, ("chip_variants", i), econ)
     systems: dict[str, SystemSpec] = {}
     for i, system_name in enumerate(spec.systems):
         system = _named(lambda n=system_name: load_system(n), doc, ("systems", i))
@@ -104,7 +129,6 @@ def resolve(spec: ScenarioBase, doc: LocatedYaml, columns: list[str]) -> Resolve
     for i, model_name in enumerate(spec.model_names()):
         model = _named(lambda n=model_name: load_model(n), doc, ("models", i))
         models[model.name] = model
-    econ = load_economics(spec.economics, doc.where(("economics",)))
     for i, f in enumerate(spec.findings):
         for who in (f.of, f.to):
             if who is not None and aliases.get(who, who) not in {**chips, **systems}:

@@ -23,10 +23,11 @@ from sim.workload.spec import Phase
 Metric = Literal[
     "gemm_tflops", "memory_bandwidth_gbps", "collective_busbw_gbps", "throughput_tokens_per_s",
     "tokens_per_s_per_chip", "ttft_s", "tpot_s", "e2e_latency_s", "step_time_s", "mfu", "time_to_train_s",
+    "avg_power_w",
 ]
 Category = Literal["microbench_gemm", "microbench_membw", "microbench_collective", "inference_offline",
                    "inference_server", "inference_single_stream", "training_step", "training_mfu",
-                   "training_time_to_train"]
+                   "training_time_to_train", "power_inference", "power_training"]
 
 
 class Hardware(Spec):
@@ -77,6 +78,8 @@ class Case(Spec):
     model: str | None = None
     workload: CaseWorkload
     metric: Metric
+    # avg_power_w: the sum of the chips' board power ("accelerators") or the whole servers at the wall ("node")
+    power_scope: Literal["accelerators", "node"] = "accelerators"
     value: PositiveFloat
     source: str
     notes: str = ""

@@ -50,8 +50,10 @@ def fit_chip_parameter(case: Case, field: str, lo: float, hi: float, econ: Econo
 
 
 def with_field(spec: Any, dotted: str, value: float) -> Any:
-    """``spec`` with the (dotted, nested) field replaced."""
+    """``spec`` with the (dotted, nested) field replaced; a dict's key is a path part too."""
     head, _, rest = dotted.partition(".")
+    if isinstance(spec, dict):
+        return {**spec, head: value if not rest else with_field(spec[head], rest, value)}
     if not rest:
         return spec.model_copy(update={head: value})
     return spec.model_copy(update={head: with_field(getattr(spec, head), rest, value)})
@@ -59,13 +61,14 @@ def with_field(spec: Any, dotted: str, value: float) -> Any:
 
 def field_value(spec: Any, dotted: str) -> float:
     for part in dotted.split("."):
-        spec = getattr(spec, part)
+        spec = spec[part] if isinstance(spec, dict) else getattr(spec, part)
     return float(spec)
 
 
 # (case id, chip field, bracket): every parameter fitted by bisection, with its case.
 FITS = [("trtllm-l31-8b-h100-tp1-128-128", "host_overhead_us_per_sequence", (0.0, 50.0)),
-        ("cerebras-aa-l31-8b-bf16-1wafer-tpot", "wafer.hop_latency_cycles", (0.5, 200.0))]
+        ("cerebras-aa-l31-8b-bf16-1wafer-tpot", "wafer.hop_latency_cycles", (0.5, 200.0)),
+        ("anl-power-h100-vllm-l3-8b-bs1", "power.active_W", (0.0, 500.0))]
 
 
 def main() -> None:

@@ -108,9 +108,11 @@ def _inference(case: Case, chip: ChipSpec | None, econ: Economics) -> float:
         pred = _best_batch(at)
     else:
         raise UnsupportedError(f"a {case.metric} case needs a batch")
+    power = pred.avg_power_W * pred.chips if case.power_scope == "accelerators" else pred.system_power_W
     return {"throughput_tokens_per_s": pred.throughput_tokens_per_s,
             "tokens_per_s_per_chip": pred.throughput_tokens_per_s_per_chip,
-            "ttft_s": pred.ttft_s, "tpot_s": pred.tpot_s, "e2e_latency_s": pred.e2e_latency_s}[case.metric]
+            "ttft_s": pred.ttft_s, "tpot_s": pred.tpot_s, "e2e_latency_s": pred.e2e_latency_s,
+            "avg_power_w": power}[case.metric]
 
 
 def _best_batch(at):
