@@ -204,3 +204,27 @@ def test_disaggregated_decode_pool_preempts_and_recomputes(h100_8b, policy):
     assert all(r.finish_s > 0 and r.generated == r.output_len for r in res.requests)
     with pytest.raises(ConfigError, match="disaggregated"):
         _run(chip, model, _fixed(3, 1.0), Scheduler(policy="static"), disaggregation=Disaggregation(link_GBps=50.0))
+
+
+def test_one_request_alone_spends_the_analytical_energy(h100_8b):
+    """Energy conservation: one request served alone costs the analytical generate point's
+    energy (idle x time + active x running time + its flops and bytes) within 1%."""
+    chip, model = h100_8b
+    res = _run(chip, model, _fixed(1, 1.0, kind="constant"), Scheduler(policy="continuous"))
+    ref = predict(chip, model, Workload(phase="generate", batch=1, input_len=IN, output_len=OUT), default_economics())
+    row = summarize(res)
+    assert row["energy_j_per_request"] == pytest.approx(ref.energy_j_per_token * OUT, rel=0.01)
+    assert row["avg_power_W"] == pytest.approx(ref.avg_power_W, rel=0.01)
+
+
+def test_power_over_time_stays_between_idle_and_tdp_and_integrates_to_the_energy(h100_8b):
+    from sim.des import power_series, time_series
+
+    chip, model = h100_8b
+    res = _run(chip, model, _fixed(60, 20.0), Scheduler(policy="chunked"))
+    per_iteration = time_series(res)["power_W"]
+    assert (per_iteration >= chip.power.idle_W).all() and (per_iteration <= chip.power.tdp_W * (1 + 1e-9)).all()
+    series = power_series(res, bins=50)
+    end = float((res.iter_start_s + res.iter_dur_s).max())
+    integrated = float(series["power_W"].sum() * end / 50)
+    assert integrated == pytest.approx(chip.power.idle_W * end + res.iter_joules.sum(), rel=1e-9)

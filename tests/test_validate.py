@@ -70,7 +70,8 @@ def test_refitting_gives_the_configured_value():
     """Each bisection-fitted parameter in the configs is what `python -m sim.validate.fit`
     returns today: an engine change that moves a fit fails here until it is refitted."""
     from sim.catalog import load_chip, load_economics
-    from sim.validate.fit import FITS, field_value, fit_chip_parameter
+    from sim.spec import field_value
+    from sim.validate.fit import FITS, fit_chip_parameter
 
     cases = {c.id: c for c in load_cases(VALIDATION)}
     for case_id, field, (lo, hi) in FITS:

@@ -27,6 +27,7 @@ class RunEnergy:
     wall_J: float
     cost: float
     basis: str  # "owned" or "rented"
+    electricity_per_hour: float  # the power drawn (at the wall where known) as money per hour, any owner
 
 
 def run_energy(dep: Deployment, total: PassCost, time_s: float, econ: Economics) -> RunEnergy:
@@ -40,4 +41,4 @@ def run_energy(dep: Deployment, total: PassCost, time_s: float, econ: Economics)
     if basis == "owned" and math.isnan(wall_J):
         basis = "owned, chips' electricity only"
     return RunEnergy(chips_J, wall_J, econ.run_cost(dep.chip.price, dep.chips, dep.node_price_USD, time_s, billed_J),
-                     basis)
+                     basis, econ.electricity_per_hour(billed_J / time_s))

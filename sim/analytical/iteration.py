@@ -45,7 +45,7 @@ from sim.analytical.memory import Footprint, footprint, kv_share, place
 from sim.analytical.multicard import p2p_call
 from sim.chips.base import ChipSpec
 from sim.chips.costing import ChipCostModel
-from sim.comm.pricing import CommCost, comm_time_s
+from sim.comm.pricing import CommCost, comm_energy_J, comm_time_s
 from sim.errors import CapacityError, ConfigError
 from sim.units import GB, US
 from sim.workload.graph import (
@@ -70,18 +70,51 @@ GRID_BITS = 7    # mean decode cache length: interpolated on 128 points per octa
 Chunk = tuple[int, int]  # (new tokens, tokens already cached) of one prefill chunk
 
 
+@dataclass(frozen=True, slots=True)
+class Spent:
+    """Seconds and dynamic joules (flops, bytes, links) of a piece of work; sums and scales."""
+
+    time_s: float
+    joules: float = 0.0
+
+    def __add__(self, other: Spent) -> Spent:
+        return Spent(self.time_s + other.time_s, self.joules + other.joules)
+
+    def __sub__(self, other: Spent) -> Spent:
+        return Spent(self.time_s - other.time_s, self.joules - other.joules)
+
+    def __mul__(self, k: float) -> Spent:
+        return Spent(self.time_s * k, self.joules * k)
+
+    def __truediv__(self, k: float) -> Spent:
+        return Spent(self.time_s / k, self.joules / k)
+
+
+NOTHING = Spent(0.0)
+
+
 class IterationCost(Protocol):
-    """What the serving engine needs from a deployment (one chip here; a tensor- or
-    pipeline-parallel system later): iteration time and KV-cache capacity."""
+    """What the serving engine needs from a deployment (one chip, or a tensor- and
+    pipeline-parallel instance): iteration time and energy, KV-cache capacity, and the
+    power its chips draw besides their work."""
 
     kv_capacity_tokens: int
     kv_bytes_per_token: float
+    chips: int  # chips of one instance
+    idle_W: float  # one chip, always
+    active_W: float  # one chip, while an iteration runs
 
     def time_s(self, prefill: Sequence[Chunk], decode_count: int, decode_cached: int,
                sampled: int | None = None) -> float:
         """Seconds of one iteration: ``prefill`` chunks, plus ``decode_count`` decode
         requests holding ``decode_cached`` cached tokens in total; ``sampled`` sequences
         emit a token (default: every decode request and every chunk)."""
+        ...
+
+    def spent(self, prefill: Sequence[Chunk], decode_count: int, decode_cached: int,
+              sampled: int | None = None) -> Spent:
+        """Seconds of one iteration (as ``time_s``) and the dynamic joules of all the
+        instance's chips in it."""
         ...
 
 
@@ -170,32 +203,38 @@ class ChipIterationCost:
                                          self.memory.workspace_bytes))
         self._additive = self._cm.additive
         self.exact = exact
-        self._cache: dict[tuple, float] = {}
+        self._cache: dict[tuple, Spent] = {}
+        self.chips = self.plan.tp * self.plan.pp
+        self.idle_W, self.active_W = chip.power.idle_W, chip.power.active_W
 
     def time_s(self, prefill: Sequence[Chunk], decode_count: int, decode_cached: int,
                sampled: int | None = None) -> float:
+        return self.spent(prefill, decode_count, decode_cached, sampled).time_s
+
+    def spent(self, prefill: Sequence[Chunk], decode_count: int, decode_cached: int,
+              sampled: int | None = None) -> Spent:
         tokens = decode_count + sum(new for new, _ in prefill)
         if tokens == 0:
-            return 0.0
+            return NOTHING
         sampled = decode_count + len(prefill) if sampled is None else sampled
         pp = self.plan.pp
-        if pp == 1:
-            return self._stage_s(prefill, decode_count, decode_cached, tokens, sampled, 1)
-        micro = min(pp, decode_count + len(prefill))
-        return pp * self._stage_s(prefill, decode_count, decode_cached, tokens, sampled, micro)
+        micro = 1 if pp == 1 else min(pp, decode_count + len(prefill))
+        stage = self._stage(prefill, decode_count, decode_cached, tokens, sampled, micro)
+        # a round is pp stage slots; every chip of the instance runs its stage for each micro-batch
+        return Spent(pp * stage.time_s, stage.joules * micro * self.chips)
 
-    def _stage_s(self, prefill: Sequence[Chunk], decode_count: int, decode_cached: int, tokens: int,
-                 sampled: int, micro: int) -> float:
-        """Seconds one of ``micro`` equal micro-batches of the iteration spends on the
-        slowest stage, its collectives and send to the next stage included, and the serving
-        stack's host work for the sequences it samples (as ``predict`` charges it)."""
-        t = self._link_s(math.ceil(tokens / micro))
-        t += self.chip.host_overhead_us_per_sequence * US * math.ceil(sampled / micro)
+    def _stage(self, prefill: Sequence[Chunk], decode_count: int, decode_cached: int, tokens: int,
+               sampled: int, micro: int) -> Spent:
+        """One of ``micro`` equal micro-batches of the iteration on the slowest stage (one
+        chip's time and joules), its collectives and send to the next stage included, and
+        the serving stack's host work for the sequences it samples (as ``predict`` charges it)."""
+        t = self._link(math.ceil(tokens / micro))
+        t += Spent(self.chip.host_overhead_us_per_sequence * US * math.ceil(sampled / micro))
         if self.exact or not self._additive:
             return t + self._whole(prefill, decode_count, decode_cached, sampled) / micro
         t += self._cached(("tokens", bucket(math.ceil(tokens / micro), TOKEN_BITS)), self._tokens)
         t += self._cached(("sampled", math.ceil(sampled / micro)), self._sampled)
-        chunks = 0.0
+        chunks = NOTHING
         for new, cached in prefill:
             chunks += self._cached(("chunk", bucket(new, CHUNK_BITS), bucket(cached, CHUNK_BITS)), self._chunk)
         t += chunks / micro
@@ -203,41 +242,42 @@ class ChipIterationCost:
             t += self._lerp("decode", (math.ceil(decode_count / micro),), decode_cached / decode_count, self._decode)
         return t
 
-    def _link_s(self, tokens: int) -> float:
+    def _link(self, tokens: int) -> Spent:
         """Collectives and stage-to-stage send of a micro-batch of ``tokens`` (none on one chip)."""
-        return 0.0
+        return NOTHING
 
-    def _cached(self, key: tuple, fn) -> float:
+    def _cached(self, key: tuple, fn) -> Spent:
         t = self._cache.get(key)
         if t is None:
             t = self._cache[key] = fn(*key[1:])
         return t
 
-    def _lerp(self, name: str, fixed: tuple, x: float, fn) -> float:
+    def _lerp(self, name: str, fixed: tuple, x: float, fn) -> Spent:
         """``fn(*fixed, x)`` interpolated linearly between the grid points around ``x``."""
         lo, hi = grid_below(x)
         t0 = self._cached((name, *fixed, lo), fn)
         if x == lo:
             return t0
         t1 = self._cached((name, *fixed, hi), fn)
-        return t0 + (t1 - t0) * (x - lo) / (hi - lo)
+        return t0 + (t1 - t0) * ((x - lo) / (hi - lo))
 
-    def _eval(self, graph) -> float:
-        return evaluate(graph, self._cm, self._energy, self._pl).time_s
+    def _eval(self, graph) -> Spent:
+        cost = evaluate(graph, self._cm, self._energy, self._pl)
+        return Spent(cost.time_s, cost.dynamic_energy_J)
 
-    def _tokens(self, tokens: int) -> float:
+    def _tokens(self, tokens: int) -> Spent:
         return self._eval(token_parallel_graph(self.model, tokens, self.precision))
 
-    def _sampled(self, sampled: int) -> float:
-        return self._eval(sampling_graph(self.model, sampled, self.precision)) if sampled else 0.0
+    def _sampled(self, sampled: int) -> Spent:
+        return self._eval(sampling_graph(self.model, sampled, self.precision)) if sampled else NOTHING
 
-    def _chunk(self, new: int, cached: int) -> float:
+    def _chunk(self, new: int, cached: int) -> Spent:
         return self._eval(attention_graph(self.model, 1, new, cached, self.precision))
 
-    def _decode(self, count: int, mean_cached: int) -> float:
+    def _decode(self, count: int, mean_cached: int) -> Spent:
         return self._eval(attention_graph(self.model, count, 1, mean_cached, self.precision))
 
-    def _whole(self, prefill: Sequence[Chunk], decode_count: int, decode_cached: int, sampled: int) -> float:
+    def _whole(self, prefill: Sequence[Chunk], decode_count: int, decode_cached: int, sampled: int) -> Spent:
         """The iteration as one graph (fused schedules; or ``exact``), cached by bucketed key."""
         r = (lambda x: x) if self.exact else (lambda x: bucket(x, CHUNK_BITS))
         chunks = tuple((r(new), r(cached)) for new, cached in prefill)
@@ -273,16 +313,16 @@ class SystemIterationCost(ChipIterationCost):
         super().__init__(chip, model, precision, max_batched_tokens=max_batched_tokens, max_seqs=max_seqs,
                          memory_fraction=memory_fraction, exact=exact)
 
-    def _eval(self, graph) -> float:
+    def _eval(self, graph) -> Spent:
         p = self.plan
         return super()._eval(shard_graph(graph, p.tp, p.pp, p.ep, p.sequence_parallel))
 
-    def _link_s(self, tokens: int) -> float:
+    def _link(self, tokens: int) -> Spent:
         return self._cached(("link", bucket(tokens, TOKEN_BITS)), self._links)
 
-    def _links(self, tokens: int) -> float:
+    def _links(self, tokens: int) -> Spent:
         p, act = self.plan, self.precision.act_bytes
         calls = forward_collectives(self.model, tokens, act, p, self._layers)
         if p.pp > 1:
             calls.append(p2p_call(self.model, tokens, act))
-        return comm_time_s(calls, p, self.comm, "inference")
+        return Spent(comm_time_s(calls, p, self.comm, "inference"), comm_energy_J(calls, p, self.comm, "inference"))

@@ -11,7 +11,7 @@
 from sim.des.arrivals import make_requests, read_trace
 from sim.des.cost import iteration_cost
 from sim.des.engine import simulate
-from sim.des.metrics import summarize, summary_columns, time_series
+from sim.des.metrics import power_series, summarize, summary_columns, time_series
 from sim.des.pipeline import simulate_pipeline, simulate_training
 from sim.des.policies import registered_policies, token_budget
 from sim.des.record import ServingResult
@@ -21,6 +21,6 @@ from sim.des.trace import perfetto_trace, pipeline_trace
 
 __all__ = ["Arrivals", "Disaggregation", "Lengths", "Requests", "Scheduler", "Serving", "iteration_cost",
            "ServingResult", "Slo", "make_requests", "perfetto_trace", "pipeline_trace", "rate_sweep",
-           "read_trace", "registered_policies", "saturation", "simulate", "simulate_pipeline", "simulate_training",
+           "power_series", "read_trace", "registered_policies", "saturation", "simulate", "simulate_pipeline", "simulate_training",
            "summarize", "summary_columns",
            "time_series", "token_budget"]

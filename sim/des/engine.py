@@ -23,7 +23,7 @@ from sim.units import GB, US
 
 
 class Replica:
-    """One chip: a policy, its iteration cost, and the simpy process that drives them."""
+    """One model instance (a chip, or the chips of a plan): a policy, its iteration cost, and the simpy process that drives them."""
 
     def __init__(self, env: simpy.Environment, index: int, policy: Policy, cost: IterationCost,
                  rec: Recorder, on_handoff: Callable[[Replica, Request], None] | None = None) -> None:
@@ -55,9 +55,11 @@ class Replica:
                 continue
             rec.queue_changed(env.now)
             start = env.now
-            yield env.timeout(cost.time_s(it.prefill, it.decode_count, it.decode_cached, it.sampled))
+            spent = cost.spent(it.prefill, it.decode_count, it.decode_cached, it.sampled)
+            yield env.timeout(spent.time_s)
             finished, handed = policy.complete(it, env.now)
-            rec.iteration(self.index, start, env.now - start, it, policy)
+            rec.iteration(self.index, start, env.now - start, it, policy,
+                          spent.joules + cost.active_W * cost.chips * spent.time_s)
             self.outstanding -= len(finished) + len(handed)
             rec.finished(finished)
             for req in handed:
@@ -112,7 +114,7 @@ def simulate(cost: IterationCost, serving: Serving, requests: list[Request],
         replicas, entry = _disaggregated(env, serving.disaggregation, make, cost, decode_cost or cost, rec)
     for r in replicas:
         _check(requests, r.policy, budget, f"chip {r.index}")
-    rec.watch([r.policy for r in replicas])
+    rec.watch([r.policy for r in replicas], [r.cost.idle_W * r.cost.chips for r in replicas])
 
     def arrivals():
         for req in requests:

@@ -26,7 +26,8 @@ def summary_columns(slo: bool) -> list[str]:
     cols = ["requests", "duration_s"]
     for name in ("ttft", "tpot", "e2e"):
         cols += [f"{name}_mean_s", *(f"{name}_p{q}_s" for q in PERCENTILES)]
-    cols += ["output_tokens_per_s", "request_throughput_per_s", "steady_arrivals_per_s", "steady_completions_per_s"]
+    cols += ["output_tokens_per_s", "request_throughput_per_s", "steady_arrivals_per_s", "steady_completions_per_s",
+             "energy_j_per_request", "energy_j_per_token", "avg_power_W"]
     cols += ["slo_attainment", "goodput_req_per_s"] if slo else []
     return cols + ["queue_len_mean", "queue_len_max", "queue_wait_mean_s", "little_rate_x_wait", "kv_util_mean",
                    "kv_util_max", "kv_blocks", "preemptions", "iterations", "mean_decode_batch", "events", "wall_s",
@@ -53,6 +54,7 @@ def summarize(res: ServingResult, slo: Slo | None = None) -> dict[str, float]:
     row["output_tokens_per_s"] = float(out.sum() / duration)
     row["request_throughput_per_s"] = len(reqs) / duration
     row.update(_steady(arrival, finish))
+    row.update(_energy(res, duration, int(out.sum())))
     if slo is not None:
         tpot_all = np.zeros(len(reqs))
         tpot_all[multi] = tpot
@@ -66,6 +68,15 @@ def summarize(res: ServingResult, slo: Slo | None = None) -> dict[str, float]:
                 "events": res.events, "wall_s": res.wall_s,
                 "us_per_event": res.wall_s / max(res.events, 1) * 1e6})
     return row
+
+
+def _energy(res: ServingResult, duration_s: float, out_tokens: int) -> dict[str, float]:
+    """The chips' energy over the run (first arrival to last finish): idle power all the
+    time plus each iteration's work and active power; per request, per output token, and
+    as average power of all chips."""
+    joules = sum(res.idle_W) * duration_s + float(res.iter_joules.sum())
+    return {"energy_j_per_request": joules / len(res.requests), "energy_j_per_token": joules / max(out_tokens, 1),
+            "avg_power_W": joules / duration_s}
 
 
 def _steady(arrival: np.ndarray, finish: np.ndarray) -> dict[str, float]:
@@ -107,7 +118,27 @@ def _kv(res: ServingResult) -> dict[str, float]:
 
 
 def time_series(res: ServingResult) -> dict[str, np.ndarray]:
-    """Per iteration: end time, chip, waiting requests, decode batch and KV utilisation."""
+    """Per iteration: end time, instance, waiting requests, decode batch, KV utilisation,
+    and the instance's chips' power during it (idle + active + its work, watts)."""
+    dur = np.where(res.iter_dur_s > 0, res.iter_dur_s, np.inf)
     return {"t_s": res.iter_start_s + res.iter_dur_s, "replica": res.iter_replica,
             "waiting": res.iter_waiting, "decode_batch": res.iter_decode,
-            "kv_util": res.iter_kv_used / np.asarray(res.kv_blocks)[res.iter_replica]}
+            "kv_util": res.iter_kv_used / np.asarray(res.kv_blocks)[res.iter_replica],
+            "power_W": res.iter_joules / dur + np.asarray(res.idle_W)[res.iter_replica]}
+
+
+def power_series(res: ServingResult, bins: int = 200) -> dict[str, np.ndarray]:
+    """All chips' power over simulated time, averaged over ``bins`` equal windows (watts):
+    idle power plus the iterations' energy spread over the windows they overlap."""
+    if not res.iterations:
+        return {"t_s": np.zeros(0), "power_W": np.zeros(0)}
+    end = float((res.iter_start_s + res.iter_dur_s).max())
+    edges = np.linspace(0.0, end, bins + 1)
+    joules = np.zeros(bins)
+    starts, stops = res.iter_start_s, res.iter_start_s + res.iter_dur_s
+    for i in range(bins):  # overlap of each iteration with window i, as a share of the iteration
+        overlap = np.clip(np.minimum(stops, edges[i + 1]) - np.maximum(starts, edges[i]), 0.0, None)
+        share = np.divide(overlap, res.iter_dur_s, out=np.zeros_like(overlap), where=res.iter_dur_s > 0)
+        joules[i] = float((share * res.iter_joules).sum())
+    width = np.diff(edges)
+    return {"t_s": (edges[:-1] + edges[1:]) / 2, "power_W": joules / width + sum(res.idle_W)}

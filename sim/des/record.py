@@ -17,7 +17,9 @@ class ServingResult:
 
     ``queue_t_s``/``queue_len``: requests waiting (all chips), a step function that takes
     ``queue_len[i]`` from ``queue_t_s[i]`` on. ``iter_kv_used``: the chip's KV blocks in
-    use after the iteration, out of ``kv_blocks[replica]``.
+    use after the iteration, out of ``kv_blocks[replica]``. ``iter_joules``: what the
+    instance's chips spent in the iteration above idle (their work and active power);
+    ``idle_W[replica]``: what its chips draw all the time.
     """
 
     requests: list[Request]
@@ -28,10 +30,12 @@ class ServingResult:
     iter_decode: np.ndarray
     iter_waiting: np.ndarray
     iter_kv_used: np.ndarray
+    iter_joules: np.ndarray
     queue_t_s: np.ndarray
     queue_len: np.ndarray
     kv_blocks: list[int]
     kv_peak: list[int]
+    idle_W: list[float]
     preemptions: int
     events: int
     wall_s: float
@@ -45,12 +49,14 @@ class Recorder:
     def __init__(self) -> None:
         self.arrivals = self.transfers = self.done = 0
         self._policies: list[Policy] = []
+        self._idle_W: list[float] = []
+        self._joules: list[float] = []
         self._qt: list[float] = [0.0]
         self._qn: list[int] = [0]
         self._it: list[tuple[int, float, float, int, int, int, int]] = []
 
-    def watch(self, policies: list[Policy]) -> None:
-        self._policies = policies
+    def watch(self, policies: list[Policy], idle_W: list[float]) -> None:
+        self._policies, self._idle_W = policies, idle_W
 
     def queue_changed(self, now: float) -> None:
         n = 0
@@ -60,8 +66,9 @@ class Recorder:
             self._qt.append(now)
             self._qn.append(n)
 
-    def iteration(self, replica: int, start: float, dur: float, it: Iteration, p: Policy) -> None:
+    def iteration(self, replica: int, start: float, dur: float, it: Iteration, p: Policy, joules: float) -> None:
         self._it.append((replica, start, dur, it.prefill_tokens, it.decode_count, len(p.waiting), p.kv.used))
+        self._joules.append(joules)
 
     def finished(self, reqs: list[Request]) -> None:
         self.done += len(reqs)
@@ -73,6 +80,7 @@ class Recorder:
             requests=requests, iter_replica=ints[0], iter_start_s=np.asarray(cols[1], dtype=float),
             iter_dur_s=np.asarray(cols[2], dtype=float), iter_prefill_tokens=ints[1],
             iter_decode=ints[2], iter_waiting=ints[3], iter_kv_used=ints[4],
+            iter_joules=np.asarray(self._joules, dtype=float), idle_W=list(self._idle_W),
             queue_t_s=np.asarray(self._qt), queue_len=np.asarray(self._qn),
             kv_blocks=[p.kv.total for p in policies], kv_peak=[p.kv.peak for p in policies],
             preemptions=sum(p.preemptions for p in policies),

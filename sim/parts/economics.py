@@ -92,6 +92,10 @@ class Economics(Spec):
             return 0.0
         return energy_J * self.pue / J_PER_KWH * self.electricity_price_per_kWh
 
+    def electricity_per_hour(self, power_W: float) -> float:
+        """What drawing ``power_W`` (IT power) costs per hour at the wall x PUE, whoever pays it."""
+        return power_W * 3600.0 * self.pue / J_PER_KWH * self.electricity_price_per_kWh
+
     def run_cost(self, price: Price, chips: int, node_price_USD: float, time_s: float, wall_J: float) -> float:
         """A run of ``time_s`` on ``chips`` chips (and nodes costing ``node_price_USD``) that
         draws ``wall_J`` at the wall: hardware (amortised over the busy share of its life,

@@ -44,15 +44,24 @@ def latency_vs_throughput(rows: list[dict[str, Any]], title: str, line: str = "c
     return fig
 
 
-def serving_timeline(t_s, waiting, kv_util, title: str) -> Figure:
-    """Waiting requests and KV-cache utilisation over simulated time."""
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+def serving_timeline(t_s, waiting, kv_util, title: str, power_t_s=(), power_W=()) -> Figure:
+    """Waiting requests and KV-cache utilisation over simulated time; below them, when
+    given, the chips' power (all instances, watts)."""
+    rows = 2 if len(power_W) else 1
+    fig, axes = plt.subplots(rows, 1, figsize=(8, 3.5 * rows), sharex=True, squeeze=False)
+    ax = axes[0][0]
     ax.step(t_s, waiting, where="post", color="C0", lw=0.8)
-    ax.set(xlabel="simulated time (s)", ylabel="waiting requests", title=title)
+    ax.set(ylabel="waiting requests", title=title)
     ax2 = ax.twinx()
     ax2.plot(t_s, kv_util, color="C3", lw=0.8)
     ax2.set(ylabel="KV cache in use (share)", ylim=(0, 1.05))
     ax.grid(True, alpha=0.25)
+    if rows == 2:
+        pw = axes[1][0]
+        pw.plot(power_t_s, power_W, color="C2", lw=0.9)
+        pw.set(ylabel="chips' power (W)", ylim=(0, max(power_W) * 1.1))
+        pw.grid(True, alpha=0.25)
+    axes[-1][0].set(xlabel="simulated time (s)")
     fig.tight_layout()
     return fig
 

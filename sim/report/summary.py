@@ -24,7 +24,7 @@ def _group(rows: list[Row], by: list[str]) -> dict[tuple, list[Row]]:
     return dict(sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])))
 
 
-def _label(by: list[str], key: tuple) -> str:
+def label(by: list[str], key: tuple) -> str:
     """``k=v`` for the group's keys that carry a value (a parallelism entry as plan#i)."""
     parts = [f"plan#{v}" if k == "plan_index" else f"{k}={v}"
              for k, v in zip(by, key, strict=True) if v not in ("", None)]
@@ -35,24 +35,31 @@ def _num(x: Any) -> float | None:
     return x if isinstance(x, (int, float)) and x == x else None
 
 
+def matched_pairs(rows: list[Row], by: list[str], of: str, to: str) -> dict[tuple, list[tuple[Row, Row]]]:
+    """Per group of ``by``: the (``of`` row, ``to`` row) pairs of points that ran on both."""
+    out = {}
+    for key, group in _group(ok(rows), by).items():
+        mine = {tuple(r[k] for k in MATCH_KEYS): r for r in group if r["chip"] == of}
+        out[key] = [(mine[k], r) for r in group if r["chip"] == to and (k := tuple(r[m] for m in MATCH_KEYS)) in mine]
+    return out
+
+
+def ratios(pairs: list[tuple[Row, Row]], metric: str) -> list[float]:
+    """``metric`` of the first row over the second, where both are numbers (and not 0)."""
+    return [a[metric] / b[metric] for a, b in pairs if _num(a.get(metric)) is not None and _num(b.get(metric))]
+
+
 def compare(rows: list[Row], f: Finding, of: str, to: str) -> list[str]:
     """Median ratio of ``f.metric`` between two chips over matched points, per group."""
     out = []
-    for key, group in _group(ok(rows), f.by).items():
-        mine = {tuple(r[k] for k in MATCH_KEYS): r for r in group if r["chip"] == of}
-        ratios = []
-        for r in group:
-            if r["chip"] != to:
-                continue
-            a = mine.get(tuple(r[k] for k in MATCH_KEYS))
-            if a and _num(a.get(f.metric)) is not None and _num(r.get(f.metric)):
-                ratios.append(a[f.metric] / r[f.metric])
-        if not ratios:
-            out.append(f"{_label(f.by, key)}: no matched points where both {of} and {to} ran.")
+    for key, pairs in matched_pairs(rows, f.by, of, to).items():
+        ratios_ = ratios(pairs, f.metric)
+        if not ratios_:
+            out.append(f"{label(f.by, key)}: no matched points where both {of} and {to} ran.")
             continue
-        med = statistics.median(ratios)
-        out.append(f"{_label(f.by, key)}: {of}'s {f.metric} is {med:.2f}x {to}'s "
-                   f"(median of {len(ratios)} matched points, range {min(ratios):.2f}x-{max(ratios):.2f}x).")
+        med = statistics.median(ratios_)
+        out.append(f"{label(f.by, key)}: {of}'s {f.metric} is {med:.2f}x {to}'s "
+                   f"(median of {len(ratios_)} matched points, range {min(ratios_):.2f}x-{max(ratios_):.2f}x).")
     return out
 
 
@@ -70,7 +77,7 @@ def best(rows: list[Row], f: Finding) -> list[str]:
         total = sum(wins.values())
         if total:
             ranking = ", ".join(f"{c} {n}/{total}" for c, n in sorted(wins.items(), key=lambda kv: -kv[1]))
-            out.append(f"{_label(f.by, key)}: best {f.metric} ({'higher' if f.higher_is_better else 'lower'} "
+            out.append(f"{label(f.by, key)}: best {f.metric} ({'higher' if f.higher_is_better else 'lower'} "
                        f"is better) won by {ranking} points.")
     return out
 
@@ -83,7 +90,7 @@ def bounds(rows: list[Row], f: Finding) -> list[str]:
         for r in group:
             counts[r["bound"]] += 1
         parts = ", ".join(f"{b}-bound in {n}/{len(group)}" for b, n in sorted(counts.items(), key=lambda kv: -kv[1]))
-        out.append(f"{_label(['chip', *f.by], key)}: {parts} points.")
+        out.append(f"{label(['chip', *f.by], key)}: {parts} points.")
     return out
 
 
@@ -98,7 +105,7 @@ def crossover(rows: list[Row], f: Finding) -> list[str]:
         span = f"{series[0][f.axis]}-{series[-1][f.axis]}"
         what = (f"{metric} = {f.value} from {f.axis} {hit[f.axis]}" if hit
                 else f"never {metric} = {f.value} over {f.axis} {span}")
-        out.append(f"{_label(keys, key)}: {what}.")
+        out.append(f"{label(keys, key)}: {what}.")
     return out
 
 
@@ -110,7 +117,7 @@ def trend(rows: list[Row], f: Finding) -> list[str]:
         series = sorted((r for r in group if _num(r.get(f.metric)) is not None), key=lambda r: r[f.axis])
         if len(series) >= 2:
             a, b = series[0], series[-1]
-            out.append(f"{_label(keys, key)}: {f.metric} {a[f.metric]:.3g} at {f.axis} {a[f.axis]} -> "
+            out.append(f"{label(keys, key)}: {f.metric} {a[f.metric]:.3g} at {f.axis} {a[f.axis]} -> "
                        f"{b[f.metric]:.3g} at {f.axis} {b[f.axis]}.")
     return out
 
@@ -146,12 +153,12 @@ def match(rows: list[Row], f: Finding, of: str, to: str) -> list[str]:
         for cards, target in sorted(theirs.items()):
             enough = [n for n, v in sorted(mine.items()) if v >= target]
             if enough:
-                out.append(f"{_label(f.by, key)}: {enough[0]} x {of} reach {to} x{cards}'s {f.metric} "
+                out.append(f"{label(f.by, key)}: {enough[0]} x {of} reach {to} x{cards}'s {f.metric} "
                            f"({mine[enough[0]]:.4g} vs {target:.4g}).")
             else:
                 most = max(mine, default=None)
                 got = f"{mine[most]:.4g} at {most} cards" if most else "no point ran"
-                out.append(f"{_label(f.by, key)}: no card count of {of} up to {most} reaches {to} x{cards}'s "
+                out.append(f"{label(f.by, key)}: no card count of {of} up to {most} reaches {to} x{cards}'s "
                            f"{f.metric} ({target:.4g}; best {got}).")
     return out
 

@@ -15,7 +15,7 @@ from sim.studies.base import (
     study_for,
 )
 
-_INFRA = {"base"}
+_INFRA = {"base", "sensitivity"}
 for _info in pkgutil.iter_modules(__path__):
     if _info.name not in _INFRA:
         importlib.import_module(f"{__name__}.{_info.name}")

@@ -24,6 +24,7 @@ from sim.scenario.load import ResolvedScenario, read_scenario, resolve
 from sim.scenario.runner import run_points
 from sim.scenario.spec import ScenarioBase
 from sim.scenario.store import ResultWriter, git_revision, write_resolved
+from sim.studies import sensitivity
 
 Row = dict[str, Any]
 
@@ -182,10 +183,14 @@ def summary_markdown(scn: ResolvedScenario, st: Study, rows: list[Row], figures:
     lines += [st.overview(scn, rows), ""]
     if s.findings:
         lines += ["## Findings", ""]
+        if any(sensitivity.wanted(f) for f in s.findings):
+            lines += [sensitivity.READING, ""]
         for f in s.findings:
             if f.text:
                 lines += [f"**{f.text}**", ""]
             lines += [f"- {line}" for line in summary.finding_lines(rows, f, scn.canonical_chip)]
+            if sensitivity.wanted(f):
+                lines += [f"- {line}" for line in sensitivity.verdict_lines(scn, st, rows, f)]
             lines.append("")
     lines += st.sections(scn, rows)
     fails = st.failures(rows)

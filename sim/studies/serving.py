@@ -27,6 +27,7 @@ from sim.des import (
     iteration_cost,
     make_requests,
     perfetto_trace,
+    power_series,
     registered_policies,
     saturation,
     simulate,
@@ -330,21 +331,29 @@ def write_trace(context: Context, out: Path) -> list[str]:
     (out / "trace.json").write_text(json.dumps(perfetto_trace(res)), encoding="utf-8")
     ts = time_series(res)
     title = f"{curve.key['series']}, {curve.model.name}, {context.trace_rate:g} requests/s"
-    write_table(out / "timeline.csv", [{"title": title, "t_s": float(t), "waiting": int(w), "kv_util": float(k)}
-                                       for t, w, k in zip(ts["t_s"], ts["waiting"], ts["kv_util"], strict=True)])
-    return ["trace.json", "timeline.csv"]
+    write_table(out / "timeline.csv", [{"title": title, "t_s": float(t), "waiting": int(w), "kv_util": float(k),
+                                        "replica": int(r), "replica_power_W": float(p)}
+                                       for t, w, k, r, p in zip(ts["t_s"], ts["waiting"], ts["kv_util"], ts["replica"],
+                                                                ts["power_W"], strict=True)])
+    power = power_series(res)
+    write_table(out / "power_timeline.csv", [{"title": title, "t_s": float(t), "power_W": float(p)}
+                                             for t, p in zip(power["t_s"], power["power_W"], strict=True)])
+    return ["trace.json", "timeline.csv", "power_timeline.csv"]
 
 
 def timeline_figure(out: Path) -> list[str]:
-    """figures/timeline.png from timeline.csv: waiting requests and KV-cache use over time."""
+    """figures/timeline.png from timeline.csv and power_timeline.csv: waiting requests,
+    KV-cache use and the chips' power over time."""
     path = out / "timeline.csv"
     if not path.is_file():
         return []
     rows = read_table(path)
     if not rows:
         return []
+    power = read_table(out / "power_timeline.csv") if (out / "power_timeline.csv").is_file() else []
     fig = serving_plots.serving_timeline([float(r["t_s"]) for r in rows], [int(r["waiting"]) for r in rows],
-                                         [float(r["kv_util"]) for r in rows], rows[0]["title"])
+                                         [float(r["kv_util"]) for r in rows], rows[0]["title"],
+                                         [float(r["t_s"]) for r in power], [float(r["power_W"]) for r in power])
     plots.save(fig, out / "figures" / "timeline.png")
     return ["figures/timeline.png"]
 
@@ -367,25 +376,27 @@ def saturation_rows(rows: list[Row]) -> list[Row]:
         row["slo_rate_per_s"] = max(met) if met else math.nan
         ok = [r for r in pts if not r["saturated"]]
         best = max(ok, key=lambda r: r["rate_per_s"]) if ok else None
-        for col in ("ttft_p90_s", "tpot_p90_s", "output_tokens_per_s", "goodput_req_per_s", "slo_attainment"):
+        for col in ("ttft_p90_s", "tpot_p90_s", "output_tokens_per_s", "goodput_req_per_s", "slo_attainment",
+                    "energy_j_per_request", "avg_power_W"):
             row[f"{col}_at_max_sustained"] = best.get(col, math.nan) if best else math.nan
         out.append(row)
     return out
 
 
 def serving_table(sat: list[Row]) -> str:
-    """Markdown: one row per curve (hardware, plan, layout). TTFT, TPOT and goodput are at
-    the highest sustained rate; SLO rate: the highest sustained rate with 90% of requests
-    within the SLO."""
+    """Markdown: one row per curve (hardware, plan, layout). TTFT, TPOT, goodput, energy
+    per request and the chips' average power are at the highest sustained rate; SLO rate:
+    the highest sustained rate with 90% of requests within the SLO."""
     head = ("| hardware | chips | saturates at (req/s) | max sustained (req/s) | max output tok/s | tok/s per chip "
-            "| p90 TTFT (s) | p90 TPOT (ms) | goodput (req/s) | SLO rate (req/s) |")
+            "| p90 TTFT (s) | p90 TPOT (ms) | goodput (req/s) | SLO rate (req/s) | J/request | chips' W |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in sorted(sat, key=lambda r: -r["peak_output_tokens_per_s"]):
         lines.append(f"| {r['series']} | {r['chips_total']} | {_num(r['saturation_rate_per_s'], 'not reached')} | "
                      f"{_num(r['max_sustained_rate_per_s'], 'none')} | {r['peak_output_tokens_per_s']:,.0f} | "
                      f"{r['peak_output_tokens_per_s_per_chip']:,.0f} | {_num(r['ttft_p90_s_at_max_sustained'])} | "
                      f"{_num(r['tpot_p90_s_at_max_sustained'] * 1e3)} | "
-                     f"{_num(r['goodput_req_per_s_at_max_sustained'])} | {_num(r['slo_rate_per_s'], 'none')} |")
+                     f"{_num(r['goodput_req_per_s_at_max_sustained'])} | {_num(r['slo_rate_per_s'], 'none')} | "
+                     f"{_num(r['energy_j_per_request_at_max_sustained'])} | {_num(r['avg_power_W_at_max_sustained'])} |")
     return "\n".join(lines)
 
 

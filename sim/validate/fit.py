@@ -8,10 +8,9 @@ prints into the configs it names.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sim.catalog import load_chip, load_economics, scenarios_dir
 from sim.parts.economics import Economics
+from sim.spec import with_field
 from sim.validate.cases import Case, load_cases
 from sim.validate.predict import predict_case
 
@@ -47,22 +46,6 @@ def fit_chip_parameter(case: Case, field: str, lo: float, hi: float, econ: Econo
         else:
             hi = mid
     return (lo + hi) / 2
-
-
-def with_field(spec: Any, dotted: str, value: float) -> Any:
-    """``spec`` with the (dotted, nested) field replaced; a dict's key is a path part too."""
-    head, _, rest = dotted.partition(".")
-    if isinstance(spec, dict):
-        return {**spec, head: value if not rest else with_field(spec[head], rest, value)}
-    if not rest:
-        return spec.model_copy(update={head: value})
-    return spec.model_copy(update={head: with_field(getattr(spec, head), rest, value)})
-
-
-def field_value(spec: Any, dotted: str) -> float:
-    for part in dotted.split("."):
-        spec = spec[part] if isinstance(spec, dict) else getattr(spec, part)
-    return float(spec)
 
 
 # (case id, chip field, bracket): every parameter fitted by bisection, with its case.
