@@ -3,6 +3,7 @@ The only module that imports matplotlib."""
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
 from typing import Any
 
@@ -17,6 +18,33 @@ from sim.report.spec import PlotSpec  # noqa: E402
 Row = dict[str, Any]
 CATEGORY_MARKERS = {"attention": "o", "projection": "s", "mlp": "^", "moe": "v", "lm_head": "D",
                     "norm": ".", "embedding": "x"}
+
+
+# Axis labels a reader needs no glossary for (units in brackets); others show the column name.
+COLUMN_LABELS = {
+    "batch": "batch (sequences)", "cards": "cards", "input_len": "prompt length (tokens)",
+    "throughput_tokens_per_s": "output tokens/s", "throughput_tokens_per_s_per_chip": "output tokens/s per chip",
+    "tpot_s": "time per output token (s)", "ttft_s": "time to first token (s)", "e2e_latency_s": "end-to-end latency (s)",
+    "energy_j_per_token": "chips' energy per output token (J)",
+    "wall_energy_j_per_token": "energy per output token at the wall (J)",
+    "avg_power_W": "average power per chip (W)", "system_power_W": "power at the wall (W)",
+    "cost_per_million_tokens": "cost per million output tokens ({currency})",
+    "electricity_cost_per_hour": "electricity per hour ({currency})",
+    "step_time_s": "step time (s)", "mfu": "model flops utilisation", "tokens_per_s": "tokens/s",
+    "energy_j_per_step": "chips' energy per step (J)", "busbw_GBps": "bus bandwidth (GB/s)",
+}
+
+
+def column_label(column: str, rows: list[Row]) -> str:
+    """The axis label of a results column, with the rows' currency where it has one."""
+    currency = next((r["currency"] for r in rows if r.get("currency")), "")
+    return COLUMN_LABELS.get(column, column.replace("_", " ")).format(currency=currency or "currency")
+
+
+def wrapped_title(title: str, width_in: float, fontsize: float = 10) -> str:
+    """``title`` broken into lines that fit a figure ``width_in`` inches wide."""
+    chars = max(20, int(width_in * 72 / (fontsize * 0.55)))
+    return "\n".join(textwrap.fill(line, chars) for line in title.splitlines())
 
 
 def line_plot(rows: list[Row], spec: PlotSpec, title: str) -> Figure | None:
@@ -38,14 +66,15 @@ def line_plot(rows: list[Row], spec: PlotSpec, title: str) -> Figure | None:
         for key, pts in sorted(series.items(), key=lambda kv: str(kv[0])):
             pts.sort(key=lambda r: r[spec.x])
             ax.plot([r[spec.x] for r in pts], [r[spec.y] for r in pts], marker="o", ms=3, label=key)
-        ax.set(xlabel=spec.x, ylabel=spec.y, title=f"{spec.panels} = {panel}")
+        ax.set(xlabel=column_label(spec.x, usable), ylabel=column_label(spec.y, usable),
+               title=f"{spec.panels} = {panel}")
         if spec.logx:
             ax.set_xscale("log", base=2)
         if spec.logy:
             ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(wrapped_title(title, 5.2 * len(panels)), fontsize=10)
     fig.tight_layout()
     return fig
 

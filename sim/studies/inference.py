@@ -24,6 +24,7 @@ from sim.scenario.load import ResolvedScenario
 from sim.scenario.spec import ListAxes, ScenarioBase
 from sim.scenario.store import write_table
 from sim.studies.base import Row, Study, per_model_figures, scaling_plots, slug, study
+from sim.studies.sensitivity import ENERGY_COST_METRICS
 from sim.workload.spec import Phase, Precision, Workload
 
 # "chip" names the hardware of a point: a chip (one card) or a system (``cards`` of them).
@@ -143,6 +144,8 @@ class InferenceStudy(Study):
     def figures(self, scn: ResolvedScenario, rows: list[Row], out: Path) -> list[str]:
         spec: InferenceScenario = scn.spec  # type: ignore[assignment]
         specs = [*(DEFAULT_PLOTS if len(spec.workload.batch) > 1 else ()), *scaling_plots(scn), *spec.plots]
+        if len(spec.workload.batch) > 1:
+            specs += asked_energy_cost_plots(spec.findings, specs)
         written = per_model_figures(scn, rows, specs, out, breakdown=bool(scn.systems))
         for model in scn.models:
             written += roofline_figure(rows, model, out)
@@ -156,6 +159,14 @@ DEFAULT_PLOTS = (
     PlotSpec(x="batch", y="throughput_tokens_per_s"),
     PlotSpec(x="batch", y="tpot_s", logy=True),
 )
+
+
+def asked_energy_cost_plots(findings: list, drawn: list[PlotSpec]) -> list[PlotSpec]:
+    """An energy, power or cost metric a finding asks about, against batch, unless a plot
+    of it is drawn already: a scenario about money or joules shows them by default."""
+    have = {p.y for p in drawn}
+    asked = dict.fromkeys(f.metric for f in findings if f.metric in ENERGY_COST_METRICS and f.metric not in have)
+    return [PlotSpec(x="batch", y=m, logy=m in ("energy_j_per_token", "cost_per_million_tokens")) for m in asked]
 
 
 def roofline_ops(dep: Deployment, pred: Prediction, prec: Precision) -> list[Row]:

@@ -191,14 +191,15 @@ def _training(case: Case, chip: ChipSpec | None, econ: Economics) -> float:
     w = case.workload
     if case.model is None or w.global_batch is None or w.seq_len is None:
         raise UnsupportedError("a training case needs model, global_batch and seq_len")
-    if case.metric not in ("step_time_s", "mfu", "tokens_per_s_per_chip"):
+    if case.metric not in ("step_time_s", "mfu", "tokens_per_s_per_chip", "avg_power_w"):
         raise UnsupportedError(f"metric {case.metric} needs the run's total tokens, not modelled")
     plan = _plan(case, case.hardware.count, 1)
     job = TrainingJob(global_batch=w.global_batch, seq_len=w.seq_len,
                       precision=w.precision if w.precision in ("bf16", "fp16", "fp8") else "bf16")
     pred = predict_training(_deployment(case, plan, chip), load_model(case.model), job, econ)
-    return {"step_time_s": pred.step_time_s, "mfu": pred.mfu,
-            "tokens_per_s_per_chip": pred.tokens_per_s / pred.chips}[case.metric]
+    power = pred.avg_power_W * pred.chips if case.power_scope == "accelerators" else pred.system_power_W
+    return {"step_time_s": pred.step_time_s, "mfu": pred.mfu, "tokens_per_s_per_chip": pred.tokens_per_s / pred.chips,
+            "avg_power_w": power}[case.metric]
 
 
 def predict_case(case: Case, econ: Economics, chip: ChipSpec | None = None) -> Outcome:

@@ -1,5 +1,6 @@
-"""Accuracy of a validation run: per-case table and median / p90 absolute error by group,
-with fitted and held-out cases kept apart."""
+"""Accuracy of a validation run: per-case table and, by group, median / p90 absolute error
+and the median signed error (bias: negative = predicts too low), with fitted and held-out
+cases kept apart."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ def p90(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
 
 
-def accuracy(outcomes: list[Outcome], key) -> dict[str, tuple[int, float, float]]:
-    """group -> (count, median |error| %, p90 |error| %) over cases that ran."""
+def accuracy(outcomes: list[Outcome], key) -> dict[str, tuple[int, float, float, float]]:
+    """group -> (count, median |error| %, p90 |error| %, median signed error %) over cases that ran."""
     groups: dict[str, list[float]] = defaultdict(list)
     for o in outcomes:
         if o.status == "ok":
-            groups[key(o)].append(abs(o.error_pct or 0.0))
-    return {g: (len(v), statistics.median(v), p90(v)) for g, v in sorted(groups.items())}
+            groups[key(o)].append(o.error_pct or 0.0)
+    return {g: (len(v), statistics.median(map(abs, v)), p90([abs(x) for x in v]), statistics.median(v))
+            for g, v in sorted(groups.items())}
 
 
 def held_out_median(outcomes: list[Outcome], scope: str | None = None) -> float | None:
@@ -55,13 +57,14 @@ def markdown(outcomes: list[Outcome]) -> str:
     cols = ["id", "metric", "measured", "predicted", "error_pct", "fitted", "status"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
-    lines += ["", "| group | cases | median abs error % | p90 abs error % |", "|---|---|---|---|"]
+    lines += ["", "| group | cases | median abs error % | p90 abs error % | median signed error % |",
+              "|---|---|---|---|---|"]
     for key in (lambda o: _split(o),
                 lambda o: f"{o.scope} ({_split(o)})",
                 lambda o: f"{o.case.category} ({_split(o)})",
                 lambda o: f"{o.arch} ({_split(o)})"):
-        for g, (n, med, hi) in accuracy(outcomes, key).items():
-            lines.append(f"| {g} | {n} | {med:.1f} | {hi:.1f} |")
+        for g, (n, med, hi, bias) in accuracy(outcomes, key).items():
+            lines.append(f"| {g} | {n} | {med:.1f} | {hi:.1f} | {bias:+.1f} |")
     unsupported = [r for r in rows if r["status"] != "ok"]
     if unsupported:
         lines += ["", "Not predicted:", ""] + [f"- {r['id']} ({r['status']}): {r['reason']}" for r in unsupported]
