@@ -80,6 +80,8 @@ class Case(Spec):
     metric: Metric
     # avg_power_w: the sum of the chips' board power ("accelerators") or the whole servers at the wall ("node")
     power_scope: Literal["accelerators", "node"] = "accelerators"
+    # the software that ran it (trtllm, vllm, sglang, megatron, nemo, maxtext, jetstream, neuron, ...)
+    stack: str | None = None
     value: PositiveFloat
     source: str
     notes: str = ""
