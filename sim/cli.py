@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     ls = sub.add_parser("list", help="list chips, models or scenarios")
-    ls.add_argument("what", choices=["chips", "models", "systems", "scenarios"])
+    ls.add_argument("what", choices=["chips", "models", "systems", "stacks", "scenarios"])
     ls.set_defaults(func=_cmd_list)
 
     show = sub.add_parser("show", help="show one chip or model with its sources")
@@ -107,6 +107,8 @@ def _predict_parser(sub: Any) -> None:
     pr.add_argument("--electricity-price", type=float, help="per kWh, in --currency")
     pr.add_argument("--currency", help="currency code; give --currency-per-usd with it")
     pr.add_argument("--currency-per-usd", type=float)
+    pr.add_argument("--stack", help="software stack (configs/stacks: trtllm, vllm, sglang, jetstream, neuron, "
+                    "megatron, nemo, maxtext, ...; default: the chip's)")
     pr.add_argument("--json", action="store_true", help="print the metrics as JSON")
     pr.set_defaults(func=_cmd_predict)
 
@@ -132,6 +134,7 @@ def _serve_parser(sub: Any) -> None:
     sv.add_argument("--precision", choices=DTYPES, default="bf16")
     sv.add_argument("--slo-ttft", type=float, default=None, help="SLO on time to first token, seconds")
     sv.add_argument("--slo-tpot", type=float, default=None, help="SLO on time per output token, seconds")
+    sv.add_argument("--stack", help="serving stack (configs/stacks; default: the chip's)")
     sv.add_argument("--json", action="store_true", help="print the metrics as JSON")
     sv.set_defaults(func=_cmd_serve)
 
@@ -167,7 +170,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from sim.catalog import load_chip, load_model, load_system, names
+    from sim.catalog import load_chip, load_model, load_stack, load_system, names
 
     kind = args.what[:-1]
     for name in names(kind):
@@ -186,6 +189,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
             out = s.scale_out.name if s.scale_out else "no scale-out"
             print(f"{name:24s} {s.chip.name:22s} {s.chips_per_node:5d}/domain  {up.topology:15s} "
                   f"{up.link_bandwidth_GBps * up.links_per_chip:7.0f} GB/s/chip  {out}")
+        elif kind == "stack":
+            st = load_stack(name)
+            print(f"{name:16s} host {st.host_overhead_us_per_sequence:5.2f} us/sequence + {st.step_overhead_us:6.1f} "
+                  f"us/step  tp-comm overlap {'yes' if st.tp_comm_overlap else 'no '}  {st.notes}")
         else:
             print(name)
     return 0
@@ -237,7 +244,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             from sim.analytical.planner import smallest_fit
             from sim.catalog import load_system
 
-            pick = smallest_fit(load_system(args.system), model, wl, econ)
+            pick = smallest_fit(load_system(args.system), model, wl, econ, _stack(args))
             dep, pred, chosen = pick.deployment, pick.prediction, pick.reason
             print(f"plan: {chosen}", file=sys.stderr)
         else:
@@ -248,7 +255,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     where = dep.chip.name if dep.system is None else f"{dep.system.name} x{dep.chips}"
     metrics = {"hardware": where, "chip": dep.chip.name, "model": model.name, "plan": plan.label,
                **({"plan_chosen": chosen} if chosen else {}), **plan.model_dump(mode="json"), **inputs,
-               **pred.metrics()}
+               **pred.metrics(), "stack_from": _stack_source(args)}
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}, indent=2))
     else:
@@ -276,12 +283,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if (args.slo_ttft is None) != (args.slo_tpot is None):
         raise SimError("give both --slo-ttft and --slo-tpot, or neither")
     slo = _spec(Slo, ttft_s=args.slo_ttft, tpot_s=args.slo_tpot) if args.slo_ttft is not None else None
-    dep = load_deployment(plan, chip=args.chip, system=args.system)
+    dep = load_deployment(plan, chip=args.chip, system=args.system).with_stack(_stack(args))
     model = load_model(args.model)
     where = f"{dep.system.name} {plan.label}" if dep.system is not None and plan.chips > 1 else dep.chip.name
     row = serve_once(dep, model, Precision.uniform(args.precision), req, serving, slo)
     metrics = {"hardware": where, "chip": dep.chip.name, "model": model.name, "plan": plan.label,
-               "replicas": args.replicas, "policy": args.policy, "rate_per_s": args.rate, **row}
+               "stack": dep.software("serving").name, "stack_from": _stack_source(args), "replicas": args.replicas, "policy": args.policy, "rate_per_s": args.rate, **row}
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()},
                          indent=2))
@@ -346,7 +353,18 @@ def _deployment(args: argparse.Namespace, mode: str) -> Any:
     count = args.count or plan.chips
     if count != plan.chips:
         raise SimError(f"--count {count} != tp*pp*dp = {plan.chips}; give the plan that uses every chip")
-    return load_deployment(plan, chip=args.chip, system=args.system)
+    return load_deployment(plan, chip=args.chip, system=args.system).with_stack(_stack(args))
+
+
+def _stack(args: argparse.Namespace) -> Any:
+    """The --stack named, or None for the chip's default (the output says which)."""
+    from sim.catalog import load_stack
+
+    return load_stack(args.stack) if args.stack else None
+
+
+def _stack_source(args: argparse.Namespace) -> str:
+    return "--stack" if args.stack else "the chip's default (--stack to choose)"
 
 
 def _spec(cls: Any, **fields: Any) -> Any:

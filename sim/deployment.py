@@ -11,7 +11,7 @@ partial plan into a full one for a card count).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from pydantic import PositiveInt, ValidationError
@@ -19,6 +19,7 @@ from pydantic import PositiveInt, ValidationError
 from sim.chips.base import ChipSpec
 from sim.comm.pricing import CommCost, FreeLinks, SystemComm
 from sim.errors import ConfigError
+from sim.parts.stack import StackSpec
 from sim.spec import Spec
 from sim.system import SystemSpec
 from sim.workload.parallel import Parallelism
@@ -71,6 +72,7 @@ class Deployment:
     plan: Parallelism = field(default_factory=Parallelism)
     system: SystemSpec | None = None
     comm: CommCost = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    stack: StackSpec | None = None  # the software; None: the chip's default for the mode
 
     def __post_init__(self) -> None:
         if self.system is not None:
@@ -83,26 +85,38 @@ class Deployment:
             object.__setattr__(self, "comm", SystemComm(self.system) if self.system is not None else FreeLinks())
 
     @classmethod
-    def one_chip(cls, chip: ChipSpec) -> Deployment:
+    def one_chip(cls, chip: ChipSpec, stack: StackSpec | None = None) -> Deployment:
         """One card of ``chip``: no links, no plan."""
-        return cls(chip)
+        return cls(chip, stack=stack)
 
     @classmethod
-    def on_system(cls, system: SystemSpec, plan: Parallelism, comm: CommCost | None = None) -> Deployment:
+    def on_system(cls, system: SystemSpec, plan: Parallelism, comm: CommCost | None = None,
+                  stack: StackSpec | None = None) -> Deployment:
         """``plan`` on ``system`` sized to its chips (part of a node, or whole nodes)."""
         sized = system if system.total_chips == plan.chips else system.sized(plan.chips)
-        return cls(sized.chip, plan, sized, comm)  # type: ignore[arg-type]
+        return cls(sized.chip, plan, sized, comm, stack)  # type: ignore[arg-type]
 
     @classmethod
-    def ideal(cls, chip: ChipSpec, plan: Parallelism) -> Deployment:
+    def ideal(cls, chip: ChipSpec, plan: Parallelism, stack: StackSpec | None = None) -> Deployment:
         """``plan`` over ``plan.chips`` of ``chip`` on free links (infinite bandwidth, no
         latency): the compute split alone."""
-        return cls(chip, plan)
+        return cls(chip, plan, stack=stack)
 
     def with_chip(self, chip: ChipSpec) -> Deployment:
         """The same deployment with ``chip`` in place of its chip (a what-if, or a fit)."""
         system = self.system.model_copy(update={"chip": chip}) if self.system is not None else None
-        return Deployment(chip, self.plan, system)
+        return Deployment(chip, self.plan, system, stack=self.stack)
+
+    def with_stack(self, stack: StackSpec | None) -> Deployment:
+        """The same hardware and plan under another software stack."""
+        return replace(self, stack=stack)
+
+    def software(self, mode: Mode) -> StackSpec:
+        """The stack this deployment runs ``mode`` under: its own, or the chip's default
+        (serving stack for inference and serving, training framework for training)."""
+        if self.stack is not None:
+            return self.stack
+        return self.chip.default_training_stack if mode == "training" else self.chip.default_stack
 
     @property
     def chips(self) -> int:

@@ -45,7 +45,7 @@ def test_pieces_add_up_to_the_whole_iteration():
     for chunks, count, cached in _random_iterations(30, 256):
         groups = [(1, new, c) for new, c in chunks] + ([(count, 1, cached // count)] if count else [])
         whole = evaluate(iteration_graph(cost.model, groups, count + len(chunks), P), cost._cm, cost._energy, cost._pl).time_s
-        whole += cost.chip.host_overhead_us_per_sequence * 1e-6 * (count + len(chunks))  # host work per sampled sequence
+        whole += cost.stack.host_overhead_us_per_sequence * 1e-6 * (count + len(chunks))  # host work per sampled sequence
         # only the decode mean is rounded here (cached // count): well under the bucketing bound
         assert cost.time_s(chunks, count, cached) == pytest.approx(whole, rel=2e-3)
 

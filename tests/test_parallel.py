@@ -88,7 +88,7 @@ def test_pipeline_decode_round_counts_every_stage(econ):
     wl = Workload(phase="decode", batch=64, input_len=1024, precision=Precision())
     one = predict(chip, model, wl.model_copy(update={"batch": 16}), econ, keep_ops=True)
     head_s = sum(c.time_s for c in one.passes["decode"].ops if c.op.name in ("lm_head", "final_norm", "embedding"))
-    head_s += 16 * chip.host_overhead_us_per_sequence * 1e-6  # the sampling stage's host work
+    head_s += 16 * chip.default_stack.host_overhead_us_per_sequence * 1e-6  # the sampling stage's host work
     four = predict(Deployment.ideal(chip, Parallelism(pp=4)), model, wl, econ)
     assert four.tpot_s == pytest.approx(one.tpot_s + 3 * head_s, rel=0.02)
     assert four.bound_share["bubble"] == pytest.approx(0.0, abs=1e-9)

@@ -69,24 +69,23 @@ def test_bad_case_file_gives_one_clear_line(tmp_path: Path):
 def test_refitting_gives_the_configured_value():
     """Each bisection-fitted parameter in the configs is what `python -m sim.validate.fit`
     returns today: an engine change that moves a fit fails here until it is refitted."""
-    from sim.catalog import load_chip, load_economics
-    from sim.spec import field_value
-    from sim.validate.fit import FITS, fit_chip_parameter
+    from sim.catalog import load_economics
+    from sim.validate.fit import FITS, configured_value, fit_parameter
 
     cases = {c.id: c for c in load_cases(VALIDATION)}
     for case_id, field, (lo, hi) in FITS:
-        fitted = fit_chip_parameter(cases[case_id], field, lo, hi, load_economics({}))
-        assert fitted == pytest.approx(field_value(load_chip(cases[case_id].hardware.chip), field), abs=0.01)
+        fitted = fit_parameter(cases[case_id], field, lo, hi, load_economics({}))
+        assert fitted == pytest.approx(configured_value(cases[case_id], field), abs=0.01)
 
 
 def test_fit_bracket_that_misses_the_measurement_is_an_error():
     from sim.catalog import load_economics
-    from sim.validate.fit import FITS, fit_chip_parameter
+    from sim.validate.fit import FITS, fit_parameter
 
     case_id, field, _ = FITS[0]
     case = next(c for c in load_cases(VALIDATION) if c.id == case_id)
     with pytest.raises(ValueError, match="do not straddle"):
-        fit_chip_parameter(case, field, 100.0, 200.0, load_economics({}))
+        fit_parameter(case, field, 100.0, 200.0, load_economics({}))
     system_case = next(c for c in load_cases(VALIDATION) if c.hardware.system is not None)
     with pytest.raises(ValueError, match="names system"):
-        fit_chip_parameter(system_case, field, 0.0, 50.0, load_economics({}))
+        fit_parameter(system_case, "power.active_W", 0.0, 50.0, load_economics({}))

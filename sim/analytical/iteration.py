@@ -47,6 +47,7 @@ from sim.chips.base import ChipSpec
 from sim.chips.costing import ChipCostModel
 from sim.comm.pricing import CommCost, comm_energy_J, comm_time_s
 from sim.errors import CapacityError, ConfigError
+from sim.parts.stack import StackSpec
 from sim.units import GB, US
 from sim.workload.graph import (
     attention_graph,
@@ -184,8 +185,10 @@ class ChipIterationCost:
 
     def __init__(self, chip: ChipSpec, model: ModelSpec, precision: Precision, *,
                  max_batched_tokens: int, max_seqs: int,
-                 memory_fraction: float = DEFAULT_MEMORY_FRACTION, exact: bool = False) -> None:
+                 memory_fraction: float = DEFAULT_MEMORY_FRACTION, exact: bool = False,
+                 stack: StackSpec | None = None) -> None:
         self.chip, self.model, self.precision = chip, model, precision
+        self.stack = stack or chip.default_stack
         self.memory = serving_memory(chip, model, precision, max_batched_tokens, max_seqs, memory_fraction,
                                      self.plan)
         if self.memory.kv_tokens < 1:
@@ -229,7 +232,8 @@ class ChipIterationCost:
         chip's time and joules), its collectives and send to the next stage included, and
         the serving stack's host work for the sequences it samples (as ``predict`` charges it)."""
         t = self._link(math.ceil(tokens / micro))
-        t += Spent(self.chip.host_overhead_us_per_sequence * US * math.ceil(sampled / micro))
+        t += Spent((self.stack.step_overhead_us
+                    + self.stack.host_overhead_us_per_sequence * math.ceil(sampled / micro)) * US)
         if self.exact or not self._additive:
             return t + self._whole(prefill, decode_count, decode_cached, sampled) / micro
         t += self._cached(("tokens", bucket(math.ceil(tokens / micro), TOKEN_BITS)), self._tokens)
@@ -300,7 +304,8 @@ class SystemIterationCost(ChipIterationCost):
 
     def __init__(self, chip: ChipSpec, model: ModelSpec, precision: Precision, plan: Parallelism,
                  comm: CommCost, *, max_batched_tokens: int, max_seqs: int,
-                 memory_fraction: float = DEFAULT_MEMORY_FRACTION, exact: bool = False) -> None:
+                 memory_fraction: float = DEFAULT_MEMORY_FRACTION, exact: bool = False,
+                 stack: StackSpec | None = None) -> None:
         if plan.dp != 1:
             raise ConfigError(f"serving plan {plan.label}: data-parallel copies are serving replicas; "
                               "give dp=1 and set replicas")
@@ -311,7 +316,7 @@ class SystemIterationCost(ChipIterationCost):
         self.plan, self.comm = plan, comm
         self._layers = plan.stage_layers(model)
         super().__init__(chip, model, precision, max_batched_tokens=max_batched_tokens, max_seqs=max_seqs,
-                         memory_fraction=memory_fraction, exact=exact)
+                         memory_fraction=memory_fraction, exact=exact, stack=stack)
 
     def _eval(self, graph) -> Spent:
         p = self.plan

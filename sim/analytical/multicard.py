@@ -6,6 +6,7 @@ from __future__ import annotations
 from sim.analytical.evaluate import EnergyModel, PassCost, evaluate
 from sim.chips.costing import ChipCostModel, Placement
 from sim.comm.pricing import CommCost, comm_energy_J, comm_time_s
+from sim.parts.stack import StackSpec
 from sim.units import US
 from sim.workload.model import ModelSpec
 from sim.workload.ops import Graph
@@ -16,6 +17,11 @@ from sim.workload.parallel import (
     shard_graph,
 )
 
+# The GEMMs a tensor-parallel collective can hide under (the all-gather before a column-
+# parallel projection, the reduce-scatter after a row-parallel one: Megatron's userbuffer
+# overlap pipelines each collective with the GEMM chunks next to it).
+OVERLAPPED_GEMMS = ("projection", "mlp", "moe")
+
 
 def p2p_call(model: ModelSpec, tokens: int, act_bytes: float) -> CommCall:
     """The activations one stage hands the next for ``tokens`` tokens."""
@@ -23,14 +29,16 @@ def p2p_call(model: ModelSpec, tokens: int, act_bytes: float) -> CommCall:
 
 
 class StageModel:
-    """Costs one stage's share of a pass on one chip, collectives included (not
-    overlapped with compute: Megatron and inference engines issue the tensor-parallel
-    all-reduce on the critical path between the layer's two GEMMs)."""
+    """Costs one stage's share of a pass on one chip, collectives included. Inference
+    engines issue the tensor-parallel all-reduce on the critical path between a layer's
+    two GEMMs; a training stack with ``tp_comm_overlap`` runs its collectives under the
+    GEMMs that produce and consume them, so only the part longer than those GEMMs shows.
+    Inference adds the stack's host work per pass and per sampled sequence."""
 
     def __init__(self, model: ModelSpec, plan: Parallelism, cost_model: ChipCostModel, energy: EnergyModel,
-                 pl: Placement, comm: CommCost, mode: str, keep_ops: bool = False) -> None:
+                 pl: Placement, comm: CommCost, mode: str, stack: StackSpec, keep_ops: bool = False) -> None:
         self.model, self.plan, self.cm, self.energy, self.pl = model, plan, cost_model, energy, pl
-        self.comm, self.mode, self.keep_ops = comm, mode, keep_ops
+        self.comm, self.mode, self.stack, self.keep_ops = comm, mode, stack, keep_ops
 
     def forward(self, graph: Graph, tokens: int, act_bytes: float) -> PassCost:
         """One stage's forward over ``tokens`` tokens (one micro-batch)."""
@@ -39,9 +47,13 @@ class StageModel:
                             plan.sequence_parallel)
         cost = evaluate(stage, self.cm, self.energy, self.pl, self.keep_ops)
         calls = forward_collectives(self.model, tokens, act_bytes, plan, plan.stage_layers(self.model))
-        cost.add_comm(comm_time_s(calls, plan, self.comm, self.mode), comm_energy_J(calls, plan, self.comm, self.mode))
-        if self.mode == "inference":  # the serving stack's host work for each sequence it samples
-            cost.add_overhead(self.cm.spec.host_overhead_us_per_sequence * US * graph.tokens_out)
+        comm_s = comm_time_s(calls, plan, self.comm, self.mode)
+        if self.mode == "training" and self.stack.tp_comm_overlap:
+            comm_s = max(0.0, comm_s - sum(cost.by_category[c] for c in OVERLAPPED_GEMMS))
+        cost.add_comm(comm_s, comm_energy_J(calls, plan, self.comm, self.mode))
+        if self.mode == "inference":  # the serving stack's host work per pass and per sampled sequence
+            cost.add_overhead((self.stack.step_overhead_us + self.stack.host_overhead_us_per_sequence
+                               * graph.tokens_out) * US)
         return cost
 
     def p2p_s(self, tokens: int, act_bytes: float) -> float:

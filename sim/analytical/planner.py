@@ -21,6 +21,7 @@ from sim.analytical.memory import footprint
 from sim.deployment import Deployment
 from sim.errors import CapacityError, ConfigError
 from sim.parts.economics import Economics
+from sim.parts.stack import StackSpec
 from sim.system import SystemSpec
 from sim.units import GB
 from sim.workload.model import ModelSpec
@@ -81,7 +82,8 @@ def _fits(chip_capacity: float, model: ModelSpec, wl: Workload, plan: Parallelis
     return footprint(model, wl, plan).total <= chip_capacity
 
 
-def smallest_fit(system: SystemSpec, model: ModelSpec, wl: Workload, econ: Economics) -> Chosen:
+def smallest_fit(system: SystemSpec, model: ModelSpec, wl: Workload, econ: Economics,
+                 stack: StackSpec | None = None) -> Chosen:
     """The fewest chips of ``system`` that hold ``wl`` for ``model`` in their fastest tier
     (or, failing that, in all the tiers inference uses), and the plan of that size with the
     lowest end-to-end latency. CapacityError when no count up to MAX_CHIPS fits."""
@@ -91,7 +93,7 @@ def smallest_fit(system: SystemSpec, model: ModelSpec, wl: Workload, econ: Econo
     if len(chip.inference_memory) > 1:
         tiers.append((chip.inference_capacity_bytes, "all its memory tiers"))
     for capacity, where in tiers:
-        chosen = _fewest(system, model, wl, econ, capacity, where)
+        chosen = _fewest(system, model, wl, econ, capacity, where, stack)
         if chosen is not None:
             return chosen
     raise CapacityError(f"{model.name} does not fit on any size of {system.name} up to {MAX_CHIPS} chips "
@@ -99,12 +101,12 @@ def smallest_fit(system: SystemSpec, model: ModelSpec, wl: Workload, econ: Econo
 
 
 def _fewest(system: SystemSpec, model: ModelSpec, wl: Workload, econ: Economics, capacity: float,
-            where: str) -> Chosen | None:
+            where: str, stack: StackSpec | None) -> Chosen | None:
     for chips in chip_counts(system):
         fitting = [p for p in plans_of(chips, model) if _fits(capacity, model, wl, p)]
         best: tuple[float, Deployment, Prediction] | None = None
         for plan in fitting:
-            dep = Deployment.on_system(system, plan)
+            dep = Deployment.on_system(system, plan, stack=stack)
             try:
                 pred = predict(dep, model, wl, econ)
             except (CapacityError, ConfigError):

@@ -75,6 +75,7 @@ class TrainingPrediction:
     wall_energy_j_per_step: float = math.nan
     system_power_W: float = math.nan
     cost_basis: str = "owned"
+    stack: str = ""  # the training framework the step ran under
     breakdown_s: dict[str, float] = field(default_factory=dict)
 
     SCALARS: ClassVar[tuple[str, ...]] = (
@@ -82,7 +83,7 @@ class TrainingPrediction:
         "memory_required_bytes", "memory_available_bytes", "memory_weights_bytes", "memory_grads_bytes",
         "memory_optimizer_bytes", "memory_activations_bytes", "sequences_per_step", "micro_batches",
         "energy_j_per_step", "wall_energy_j_per_step", "avg_power_W", "system_power_W", "cost_per_million_tokens",
-        "currency", "cost_basis", "chips")
+        "currency", "cost_basis", "stack", "chips")
     SHARES: ClassVar[tuple[str, ...]] = (*BOUNDS, "optimizer")
 
     @property
@@ -237,7 +238,7 @@ def _prediction(dep: Deployment, model: ModelSpec, job: TrainingJob, econ: Econo
         energy_j_per_step=energy, wall_energy_j_per_step=run.wall_J,
         avg_power_W=energy / t / chips, system_power_W=run.wall_J / t,
         cost_per_million_tokens=cost / job.tokens * 1e6, currency=econ.currency, cost_basis=run.basis,
-        chips=chips, breakdown_s=breakdown,
+        stack=dep.software("training").name, chips=chips, breakdown_s=breakdown,
     )
 
 
@@ -313,7 +314,7 @@ def step_components(hardware: Deployment | ChipSpec, model: ModelSpec, job: Trai
     pl = place(chip, Footprint(mem.weights + mem.grads + mem.optimizer, 0.0, mem.activations), training=True)
     cm = chip.cost_model()
     energy = EnergyModel(cm)
-    stages = StageModel(model, plan, cm, energy, pl, comm, "training")
+    stages = StageModel(model, plan, cm, energy, pl, comm, "training", dep.software("training"))
     p = job.compute_precision
     tokens = plan.micro_batch * job.seq_len
     graph = forward_graph(model, plan.micro_batch, job.seq_len, p)

@@ -33,6 +33,7 @@ from sim.chips import ChipSpec, registered_chip_kinds
 from sim.deployment import Deployment
 from sim.errors import ConfigError, UnknownNameError
 from sim.parts.economics import Economics
+from sim.parts.stack import StackSpec
 from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
 from sim.workload.parallel import Parallelism
@@ -147,9 +148,30 @@ def build_chip(doc: LocatedYaml, data: Any | None = None) -> ChipSpec:
     if kind not in kinds:
         raise ConfigError(f"{doc.where(('kind',))}: kind: '{kind}' is not an architecture class "
                           f"(one of: {', '.join(sorted(kinds))}).{suggest(str(kind), list(kinds))}")
-    chip = validated(kinds[kind].model_validate, doc, data)
+    resolved = dict(data)
+    for key in ("default_stack", "default_training_stack"):
+        if isinstance(resolved.get(key), str):
+            resolved[key] = _named_stack(doc, (key,), resolved[key])
+    chip = validated(kinds[kind].model_validate, doc, resolved)
     check_sources(doc, data)
     return chip
+
+
+def _named_stack(doc: LocatedYaml, loc: tuple, name: str) -> StackSpec:
+    """The catalog stack a file names; an unknown name points at the file's line."""
+    try:
+        return load_stack(name)
+    except UnknownNameError as err:
+        raise UnknownNameError(f"{doc.where(loc)}: {loc[-1]}: {err}") from None
+
+
+@lru_cache(maxsize=64)
+def load_stack(name: str) -> StackSpec:
+    """The software stack called ``name`` (or a path to a stack YAML)."""
+    doc = _read_config("stack", name)
+    stack = validated(StackSpec.model_validate, doc)
+    check_sources(doc, doc.data)
+    return stack
 
 
 def validated(validate: Callable[[Any], T], doc: LocatedYaml, data: Any = None) -> T:
@@ -283,11 +305,11 @@ def load_economics(overrides: dict[str, Any] | None = None, where: str = "") -> 
 def use_catalog(*dirs: str | Path) -> None:
     """Add user catalog folders to the shipped one and forget what was loaded before."""
     add_user_dirs(*dirs)
-    for cached in (_index_of, load_chip, load_model, load_system):
+    for cached in (_index_of, load_chip, load_model, load_system, load_stack):
         cached.cache_clear()
 
 
 __all__ = ["Economics", "LocatedYaml", "build_chip", "check_sources", "checkout_dir", "chip_path", "chips_dir", "configs_dir",
-           "load_chip", "load_deployment", "load_economics", "load_sized_system", "load_model", "load_system", "models_dir", "names", "read_yaml",
+           "load_chip", "load_deployment", "load_economics", "load_sized_system", "load_model", "load_stack", "load_system", "models_dir", "names", "read_yaml",
            "results_dir", "scenario_path", "scenarios_dir", "shipped_dir", "suggest", "system_with_chip",
            "systems_dir", "use_catalog", "validated", "validation_message"]

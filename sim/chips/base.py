@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
+from pydantic import Field, PositiveFloat, model_validator
 
 from sim.parts.compute import Compute
 from sim.parts.economics import Power, Price
 from sim.parts.memory import MemoryTier
+from sim.parts.stack import StackSpec
 from sim.spec import Spec
 
 if TYPE_CHECKING:
@@ -61,9 +62,10 @@ class ChipSpec(Spec):
     memory_hierarchy: Literal["overflow", "prefetch"] = "overflow"
     power: Power
     price: Price
-    # Host (CPU) time a serving stack spends per sequence per forward pass (scheduling,
-    # sampling, stop checks), on the critical path between GPU steps; fitted on named cases.
-    host_overhead_us_per_sequence: NonNegativeFloat = 0.0
+    # The software it runs under unless a point names another (a catalog stack: the chip
+    # file names it; the loader puts the stack's spec here).
+    default_stack: StackSpec
+    default_training_stack: StackSpec
     notes: str = ""
     sources: dict[str, str]
 
@@ -111,6 +113,7 @@ class ChipSpec(Spec):
             "memory": {"main": {"type": "HBM3", "capacity_GB": 64.0, "bandwidth_GBps": 1000.0,
                                 "achievable_bandwidth_fraction": 0.9, "energy_pJ_per_bit": 4.0}},
             "power": {"tdp_W": 300.0, "idle_W": 50.0, "active_W": 50.0}, "price": {"purchase_USD": 10000.0},
+            "default_stack": StackSpec.tiny(), "default_training_stack": StackSpec.tiny(),
             "sources": {"*": "fictional test chip"}, **cls.tiny_structure,
         }
         data.update(overrides)

@@ -31,6 +31,7 @@ def iteration_cost(hardware: Deployment | ChipSpec, model: ModelSpec, precision:
     budget = token_budget(scheduler, requests)
     if dep.chips == 1:
         return ChipIterationCost(dep.chip, model, precision, max_batched_tokens=budget, max_seqs=scheduler.max_seqs,
-                                 memory_fraction=scheduler.memory_fraction)
+                                 memory_fraction=scheduler.memory_fraction, stack=dep.software("serving"))
     return SystemIterationCost(dep.chip, model, precision, dep.plan, dep.comm, max_batched_tokens=budget,
-                               max_seqs=scheduler.max_seqs, memory_fraction=scheduler.memory_fraction)
+                               max_seqs=scheduler.max_seqs, memory_fraction=scheduler.memory_fraction,
+                               stack=dep.software("serving"))

@@ -10,7 +10,7 @@ from sim.report.spec import Finding
 
 Row = dict[str, Any]
 MATCH_KEYS = ("model", "phase", "batch", "input_len", "output_len", "precision", "cards", "plan_index",
-              "global_batch", "batch_per_replica", "seq_len", "collective", "size_bytes")
+              "global_batch", "batch_per_replica", "seq_len", "collective", "size_bytes", "stack_axis")
 
 
 def ok(rows: list[Row]) -> list[Row]:
@@ -20,7 +20,7 @@ def ok(rows: list[Row]) -> list[Row]:
 def _group(rows: list[Row], by: list[str]) -> dict[tuple, list[Row]]:
     groups: dict[tuple, list[Row]] = defaultdict(list)
     for r in rows:
-        groups[tuple(r[k] for k in by)].append(r)
+        groups[tuple(r.get(k, "") for k in by)].append(r)
     return dict(sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])))
 
 
@@ -35,12 +35,17 @@ def _num(x: Any) -> float | None:
     return x if isinstance(x, (int, float)) and x == x else None
 
 
+def _point(r: Row) -> tuple:
+    """What makes two rows the same point on different hardware."""
+    return tuple(r.get(k, "") for k in MATCH_KEYS)
+
+
 def matched_pairs(rows: list[Row], by: list[str], of: str, to: str) -> dict[tuple, list[tuple[Row, Row]]]:
     """Per group of ``by``: the (``of`` row, ``to`` row) pairs of points that ran on both."""
     out = {}
     for key, group in _group(ok(rows), by).items():
-        mine = {tuple(r[k] for k in MATCH_KEYS): r for r in group if r["chip"] == of}
-        out[key] = [(mine[k], r) for r in group if r["chip"] == to and (k := tuple(r[m] for m in MATCH_KEYS)) in mine]
+        mine = {_point(r): r for r in group if r["chip"] == of}
+        out[key] = [(mine[_point(r)], r) for r in group if r["chip"] == to and _point(r) in mine]
     return out
 
 

@@ -15,6 +15,7 @@ from sim.catalog import (
     load_chip,
     load_economics,
     load_model,
+    load_stack,
     load_system,
     scenario_path,
     suggest,
@@ -23,6 +24,7 @@ from sim.catalog.yaml_io import LocatedYaml, read_yaml
 from sim.chips.base import ChipSpec
 from sim.errors import ConfigError, SimError
 from sim.parts.economics import Economics
+from sim.parts.stack import StackSpec
 from sim.scenario.spec import ChipVariant, ScenarioBase
 from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
@@ -39,6 +41,7 @@ class ResolvedScenario:
     economics: Economics
     aliases: dict[str, str]  # name as written in the scenario -> canonical chip or system name
     systems: dict[str, SystemSpec] = field(default_factory=dict)
+    stacks: dict[str, StackSpec] = field(default_factory=dict)  # as written in the scenario -> spec
 
     def canonical_chip(self, name: str) -> str:
         return self.aliases.get(name, name)
@@ -117,6 +120,7 @@ def resolve(spec: ScenarioBase, doc: LocatedYaml, columns: list[str]) -> Resolve
         chip = _named(lambda n=chip_name: load_chip(n), doc, ("chips", i))
         chips[chip.name] = chip
         aliases[chip_name] = chip.name
+    stacks = {name: _named(lambda n=name: load_stack(n), doc, ("stacks", i)) for i, name in enumerate(spec.stacks)}
     econ = load_economics(spec.economics, doc.where(("economics",)))
     for i, variant in enumerate(spec.chip_variants):
         chips[variant.name] = derive_chip(variant, doc, ("chip_variants", i), econ)
@@ -137,7 +141,7 @@ def resolve(spec: ScenarioBase, doc: LocatedYaml, columns: list[str]) -> Resolve
         _check_columns(doc, ("findings", i), [f.metric, f.axis, *f.by], columns)
     for i, plot in enumerate(spec.plots):
         _check_columns(doc, ("plots", i), [plot.x, plot.y, plot.lines, plot.panels], columns)
-    return ResolvedScenario(spec, doc.path, chips, models, econ, aliases, systems)
+    return ResolvedScenario(spec, doc.path, chips, models, econ, aliases, systems, stacks)
 
 
 def _check_columns(doc: LocatedYaml, loc: tuple, used: list[str], known: list[str]) -> None:

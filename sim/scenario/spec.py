@@ -73,6 +73,8 @@ class ScenarioBase(Spec):
     cards: list[PositiveInt] = [1]
     parallelism: list[PlanEntry] = [PlanEntry()]
     models: list[str | ModelEntry] = []
+    # software stacks to run every point under (catalog names); empty: each chip's default
+    stacks: list[str] = []
     economics: dict[str, Any] = {}
     findings: list[Finding] = []
     plots: list[PlotSpec] = []

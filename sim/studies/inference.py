@@ -18,6 +18,7 @@ from sim.comm.pricing import SystemComm
 from sim.deployment import Deployment, plan_for
 from sim.dtypes import Dtype
 from sim.parts.economics import Economics
+from sim.parts.stack import StackSpec
 from sim.report import plots, summary
 from sim.report.spec import PlotSpec
 from sim.scenario.load import ResolvedScenario
@@ -54,7 +55,12 @@ def blank_row() -> Row:
     return {"system": "", "cards": 1, "plan": "", "tp": 1, "pp": 1, "dp": 1, "ep": 1, "batch": "", "input_len": "",
             "output_len": "", "weights_dtype": "", "activations_dtype": "", "kv_cache_dtype": "",
             "global_batch": "", "batch_per_replica": "", "seq_len": "", "collective": "", "size_bytes": "",
-            "plan_index": 0}
+            "plan_index": 0, "stack_axis": ""}
+
+
+def under_stacks(rows: list[Row], stacks: list[str]) -> list[Row]:
+    """Every point once per scenario stack (``stack_axis``; "" = the chip's default)."""
+    return [{**r, "stack_axis": s} for r in rows for s in (stacks or [""])]
 
 
 def precision_columns(prec: Precision) -> Row:
@@ -73,7 +79,7 @@ class Context:
     def deployment(self, row: Row) -> Deployment:
         """The point's deployment; its plan's columns are filled in ``row``."""
         if not row["system"]:
-            return Deployment.one_chip(self.scn.chips[row["chip"]])
+            return Deployment.one_chip(self.scn.chips[row["chip"]], self.stack(row))
         key = (row["system"], row["cards"])
         if key not in self.sized:
             self.sized[key] = SystemComm(self.scn.systems[row["system"]].sized(row["cards"]))
@@ -81,7 +87,11 @@ class Context:
         plan = plan_for(self.scn.spec.parallelism[row["plan_index"]], row["cards"], comm.system,
                         self.scn.spec.mode)  # type: ignore[arg-type]
         row.update(plan=plan.label, tp=plan.tp, pp=plan.pp, dp=plan.dp, ep=plan.ep)
-        return Deployment.on_system(comm.system, plan, comm)
+        return Deployment.on_system(comm.system, plan, comm, self.stack(row))
+
+    def stack(self, row: Row) -> StackSpec | None:
+        """The scenario stack a point names, or None for the chip's default."""
+        return self.scn.stacks[row["stack_axis"]] if row.get("stack_axis") else None
 
     @property
     def economics(self) -> Economics:
@@ -118,7 +128,7 @@ class InferenceStudy(Study):
                              "output_len": olen if phase == "generate" else 1, **precision_columns(p),
                              "roofline": spec.roofline and not system and batch == mid and ilen == w.input_len[0]
                              and olen == w.output_len[0]})
-        return rows
+        return under_stacks(rows, spec.stacks)
 
     @staticmethod
     def fill(context: Context, row: Row) -> None:

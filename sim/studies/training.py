@@ -23,7 +23,7 @@ from sim.scenario.load import ResolvedScenario
 from sim.scenario.spec import ListAxes, ScenarioBase
 from sim.scenario.store import read_table, write_table
 from sim.studies.base import Row, Study, per_model_figures, scaling_plots, slug, study
-from sim.studies.inference import INPUT_COLUMNS, Context, blank_row
+from sim.studies.inference import INPUT_COLUMNS, Context, blank_row, under_stacks
 from sim.workload.model import ModelSpec
 from sim.workload.training import TrainingJob
 
@@ -77,9 +77,9 @@ class TrainingStudy(Study):
                                                                    for b in t.batch_per_replica]
         combos = itertools.product(spec.hardware(list(scn.chips), list(scn.systems)), scn.models, t.precision,
                                    t.seq_len, batches)
-        return [{**blank_row(), "chip": hw, "system": system, "cards": n, "plan_index": i, "model": m,
-                 "phase": "training", "precision": p, "seq_len": s, key: b}
-                for (hw, system, n, i), m, p, s, (key, b) in combos]
+        return under_stacks([{**blank_row(), "chip": hw, "system": system, "cards": n, "plan_index": i, "model": m,
+                              "phase": "training", "precision": p, "seq_len": s, key: b}
+                             for (hw, system, n, i), m, p, s, (key, b) in combos], spec.stacks)
 
     @staticmethod
     def fill(context: Context, row: Row) -> None:

@@ -8,32 +8,58 @@ prints into the configs it names.
 
 from __future__ import annotations
 
-from sim.catalog import load_chip, load_economics, scenarios_dir
+from sim.catalog import load_chip, load_economics, load_stack, scenarios_dir
 from sim.parts.economics import Economics
-from sim.spec import with_field
+from sim.parts.stack import StackSpec
+from sim.spec import field_value, with_field
 from sim.validate.cases import Case, load_cases
 from sim.validate.predict import predict_case
 
 VALIDATION_DIR = scenarios_dir() / "validation"
 
 
-def fit_chip_parameter(case: Case, field: str, lo: float, hi: float, econ: Economics,
-                       tolerance: float = 1e-4) -> float:
-    """Value of chip ``field`` in [lo, hi] whose prediction of ``case`` equals its measurement.
+def case_stack(case: Case) -> StackSpec:
+    """The stack a case runs under: the one it names, else its chip's default."""
+    return load_stack(case.stack) if case.stack else load_chip(_chip_name(case)).default_stack
+
+
+def _chip_name(case: Case) -> str:
+    if case.hardware.chip is None:
+        raise ValueError(f"{case.id}: fitting varies a catalog chip; this case names system "
+                         f"{case.hardware.system}, whose chip it would not vary")
+    return case.hardware.chip
+
+
+def configured_value(case: Case, field: str) -> float:
+    """The value the configs hold for a fitted ``field`` (``stack.<f>``: the case's stack)."""
+    if field.startswith("stack."):
+        return float(field_value(case_stack(case), field.removeprefix("stack.")))
+    return float(field_value(load_chip(_chip_name(case)), field))
+
+
+def fit_parameter(case: Case, field: str, lo: float, hi: float, econ: Economics, tolerance: float = 1e-4) -> float:
+    """Value of ``field`` in [lo, hi] whose prediction of ``case`` equals its measurement:
+    a chip field of the case's chip, or ``stack.<field>`` of the case's software stack.
 
     The prediction must be monotone in the parameter over the bracket; a bracket that does
     not straddle the measurement is an error, not a clamp.
     """
-    if case.hardware.chip is None:
-        raise ValueError(f"{case.id}: fitting varies a catalog chip; this case names system "
-                         f"{case.hardware.system}, whose chip it would not vary")
-    base = load_chip(case.hardware.chip)
+    if field.startswith("stack."):
+        stack, rest = case_stack(case), field.removeprefix("stack.")
+
+        def outcome(value: float):
+            return predict_case(case, econ, stack=with_field(stack, rest, value))
+    else:
+        chip = load_chip(_chip_name(case))
+
+        def outcome(value: float):
+            return predict_case(case, econ, with_field(chip, field, value))
 
     def error(value: float) -> float:
-        outcome = predict_case(case, econ, with_field(base, field, value))
-        if outcome.error_pct is None:
-            raise ValueError(f"{case.id}: {outcome.reason}")
-        return outcome.error_pct
+        result = outcome(value)
+        if result.error_pct is None:
+            raise ValueError(f"{case.id}: {result.reason}")
+        return result.error_pct
 
     e_lo, e_hi = error(lo), error(hi)
     if e_lo * e_hi > 0:
@@ -48,8 +74,10 @@ def fit_chip_parameter(case: Case, field: str, lo: float, hi: float, econ: Econo
     return (lo + hi) / 2
 
 
-# (case id, chip field, bracket): every parameter fitted by bisection, with its case.
-FITS = [("trtllm-l31-8b-h100-tp1-128-128", "host_overhead_us_per_sequence", (0.0, 50.0)),
+# (case id, field, bracket): every parameter fitted by bisection, with its case; a field
+# "stack.<name>" is a parameter of the case's software stack, any other one of its chip.
+FITS = [("trtllm-l31-8b-h100-tp1-128-128", "stack.host_overhead_us_per_sequence", (0.0, 50.0)),
+        ("ss-lib-l3-8b-h100-vllm-bs1", "stack.step_overhead_us", (0.0, 20000.0)),
         ("cerebras-aa-l31-8b-bf16-1wafer-tpot", "wafer.hop_latency_cycles", (0.5, 200.0)),
         ("anl-power-h100-vllm-l3-8b-bs1", "power.active_W", (0.0, 500.0))]
 
@@ -58,8 +86,10 @@ def main() -> None:
     cases = {c.id: c for c in load_cases(VALIDATION_DIR)}
     econ = load_economics({})
     for case_id, field, (lo, hi) in FITS:
-        value = fit_chip_parameter(cases[case_id], field, lo, hi, econ)
-        print(f"{field} = {value:.2f}  (fitted on {case_id}, chip {cases[case_id].hardware.chip})")
+        case = cases[case_id]
+        value = fit_parameter(case, field, lo, hi, econ)
+        where = f"stack {case_stack(case).name}" if field.startswith("stack.") else f"chip {case.hardware.chip}"
+        print(f"{field} = {value:.2f}  (fitted on {case_id}, {where})")
 
 
 if __name__ == "__main__":

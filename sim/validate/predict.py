@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 from sim.analytical.inference import predict
 from sim.analytical.training import predict_training
-from sim.catalog import load_chip, load_deployment, load_model, load_sized_system
+from sim.catalog import load_chip, load_deployment, load_model, load_sized_system, load_stack
 from sim.chips.base import ChipSpec
 from sim.chips.costing import Placement
 from sim.comm import bus_bandwidth_GBps, collective_time_s
 from sim.deployment import Deployment
 from sim.errors import CapacityError, SimError, UnsupportedError
 from sim.parts.economics import Economics
+from sim.parts.stack import StackSpec
 from sim.system import SystemSpec
 from sim.units import GB, TERA
 from sim.validate.cases import Case
@@ -83,19 +84,22 @@ def _stream_gbps(case: Case, chip: ChipSpec) -> float:
 MAX_OFFLINE_BATCH = 4096
 
 
-def _deployment(case: Case, plan: Parallelism, chip: ChipSpec | None) -> Deployment:
+def _deployment(case: Case, plan: Parallelism, chip: ChipSpec | None, stack: StackSpec | None) -> Deployment:
+    """The case's hardware and plan under ``stack`` (a fit's variant), else the stack the
+    case names, else the chip's default."""
     hw = case.hardware
-    return load_deployment(plan, chip=hw.chip, system=hw.system, chip_spec=chip)
+    dep = load_deployment(plan, chip=hw.chip, system=hw.system, chip_spec=chip)
+    return dep.with_stack(stack or (load_stack(case.stack) if case.stack else None))
 
 
-def _inference(case: Case, chip: ChipSpec | None, econ: Economics) -> float:
+def _inference(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ: Economics) -> float:
     w = case.workload
     if case.model is None or None in (w.phase, w.input_len):
         raise UnsupportedError("an inference case needs model, phase and input_len")
     model, prec = load_model(case.model), Precision.uniform(w.precision or "bf16")
     count = case.hardware.count
     plan = _plan(case, count, count)
-    dep = _deployment(case, plan, chip)
+    dep = _deployment(case, plan, chip, stack)
 
     def at(batch: int):
         wl = Workload(phase=w.phase, batch=batch * plan.dp, input_len=w.input_len,
@@ -187,7 +191,7 @@ def _collective_busbw(case: Case, system: SystemSpec | None) -> float:
     return bus_bandwidth_GBps(w.collective, w.bytes, n, t)
 
 
-def _training(case: Case, chip: ChipSpec | None, econ: Economics) -> float:
+def _training(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ: Economics) -> float:
     w = case.workload
     if case.model is None or w.global_batch is None or w.seq_len is None:
         raise UnsupportedError("a training case needs model, global_batch and seq_len")
@@ -196,15 +200,17 @@ def _training(case: Case, chip: ChipSpec | None, econ: Economics) -> float:
     plan = _plan(case, case.hardware.count, 1)
     job = TrainingJob(global_batch=w.global_batch, seq_len=w.seq_len,
                       precision=w.precision if w.precision in ("bf16", "fp16", "fp8") else "bf16")
-    pred = predict_training(_deployment(case, plan, chip), load_model(case.model), job, econ)
+    pred = predict_training(_deployment(case, plan, chip, stack), load_model(case.model), job, econ)
     power = pred.avg_power_W * pred.chips if case.power_scope == "accelerators" else pred.system_power_W
     return {"step_time_s": pred.step_time_s, "mfu": pred.mfu, "tokens_per_s_per_chip": pred.tokens_per_s / pred.chips,
             "avg_power_w": power}[case.metric]
 
 
-def predict_case(case: Case, econ: Economics, chip: ChipSpec | None = None) -> Outcome:
+def predict_case(case: Case, econ: Economics, chip: ChipSpec | None = None,
+                 stack: StackSpec | None = None) -> Outcome:
     """Predict ``case``, or say why it cannot be (unsupported) or what went wrong (error).
-    ``chip`` replaces the catalog's chip of a chip-named case (fitting tries variants)."""
+    ``chip`` replaces the catalog's chip of a chip-named case and ``stack`` the case's
+    software stack (fitting tries variants)."""
     variant = chip
     try:
         chip, system = _hardware(case, variant)
@@ -218,9 +224,9 @@ def predict_case(case: Case, econ: Economics, chip: ChipSpec | None = None) -> O
         elif case.metric == "collective_busbw_gbps":
             value = _collective_busbw(case, system)
         elif case.workload.mode == "training":
-            value = _training(case, variant, econ)
+            value = _training(case, variant, stack, econ)
         elif case.workload.mode == "inference":
-            value = _inference(case, variant, econ)
+            value = _inference(case, variant, stack, econ)
         else:
             raise UnsupportedError(f"metric {case.metric} ({case.workload.mode}) is not modelled yet")
     except UnsupportedError as err:
