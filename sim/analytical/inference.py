@@ -101,7 +101,7 @@ def predict(hardware: Deployment | ChipSpec, model: ModelSpec, wl: Workload, eco
     dep = as_deployment(hardware)
     chip, plan = dep.chip, dep.plan
     _check(model, wl, plan)
-    need = check_fit(chip, model, wl, plan)
+    need = check_fit(chip, model, wl, plan, dep.software("inference"))
     pl = place(chip, need)
     cm = chip.cost_model()
     stages = StageModel(model, plan, cm, EnergyModel(cm), pl, dep.comm, "inference", dep.software("inference"),

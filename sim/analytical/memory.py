@@ -9,6 +9,7 @@ from sim.chips.base import ChipSpec
 from sim.chips.costing import Placement
 from sim.dtypes import DTYPE_BYTES
 from sim.errors import CapacityError
+from sim.parts.stack import StackSpec
 from sim.units import GB
 from sim.workload.model import ModelSpec
 from sim.workload.parallel import Parallelism
@@ -30,7 +31,8 @@ class Footprint:
         return self.weights + self.kv_cache + self.activations
 
 
-def footprint(model: ModelSpec, wl: Workload, plan: Parallelism | None = None) -> Footprint:
+def footprint(model: ModelSpec, wl: Workload, plan: Parallelism | None = None,
+              max_pass_tokens: int | None = None) -> Footprint:
     """One chip's share: weights (all experts), the KV cache at the longest context, and
     the activation workspace of the largest pass (its hidden and MLP tensors plus fp32
     logits). Attention scores are never materialised (FlashAttention).
@@ -38,7 +40,8 @@ def footprint(model: ModelSpec, wl: Workload, plan: Parallelism | None = None) -
     Under a plan, the slowest stage holds ceil(layers / pp) layers' weights and KV cache
     (``Parallelism.stage_share``), weights split over ``tp`` and the KV cache over ``tp``
     as far as there are KV head groups to split (an MLA latent is replicated); each chip
-    holds ``batch / dp`` sequences and works on one micro-batch at a time."""
+    holds ``batch / dp`` sequences and works on one micro-batch at a time. A serving stack
+    that chunks prefill takes at most ``max_pass_tokens`` tokens per pass."""
     plan = plan or Parallelism()
     p = wl.precision
     weights = model.params * p.weight_bytes * plan.stage_share(model) / plan.tp
@@ -46,6 +49,8 @@ def footprint(model: ModelSpec, wl: Workload, plan: Parallelism | None = None) -
     kv = seqs * wl.max_context * model.kv_elements_per_token * p.kv_bytes * plan.stage_share(model) * kv_share(model, plan.tp)
     micro = math.ceil(seqs / min(plan.pp, seqs))
     tokens = micro * (wl.input_len if wl.phase != "decode" else 1)
+    if max_pass_tokens is not None:
+        tokens = min(tokens, max(max_pass_tokens, micro))
     widest = model.dense_ffn_width if model.dense_layers else 0
     if model.moe:
         widest = max(widest, model.moe.top_k * model.moe.expert_ffn)
@@ -98,25 +103,43 @@ def place(chip: ChipSpec, need: Footprint, training: bool = False) -> Placement:
     return Placement(w_bps, kv_bps, a_bps, w_j, kv_j, a_j)
 
 
-def check_fit(chip: ChipSpec, model: ModelSpec, wl: Workload, plan: Parallelism | None = None) -> Footprint:
-    """The footprint, or a CapacityError saying by how much it misses and what would fit."""
+def check_fit(chip: ChipSpec, model: ModelSpec, wl: Workload, plan: Parallelism | None = None,
+              stack: StackSpec | None = None) -> Footprint:
+    """The footprint, or a CapacityError saying by how much it misses and what would fit.
+    Under a serving ``stack`` the activation workspace is its largest pass and the KV cache
+    may take only the share of memory the engine gives it."""
     plan = plan or Parallelism()
-    need = footprint(model, wl, plan)
-    have = chip.inference_capacity_bytes
+    need = footprint(model, wl, plan, stack.max_batched_tokens if stack is not None else None)
+    have = kv_budget_capacity(chip.inference_capacity_bytes, need, stack)
     if need.total <= have:
         return need
     per_chip = f" per chip ({plan.label})" if plan.chips > 1 else ""
+    share = ""
+    if have < chip.inference_capacity_bytes and stack is not None:
+        of = "what weights and workspace leave" if stack.kv_fraction_of == "free" else "the device"
+        share = (f" of {chip.inference_capacity_bytes / GB:.1f} ({stack.name} gives the KV cache "
+                 f"{stack.kv_memory_fraction:.0%} of {of})")
     raise CapacityError(
         f"{model.name} does not fit on {chip.name}{per_chip}: needs {need.total / GB:.1f} GB "
         f"(weights {need.weights / GB:.1f} + KV cache {need.kv_cache / GB:.1f} + activations "
-        f"{need.activations / GB:.1f}), has {have / GB:.1f} GB, short by {(need.total - have) / GB:.1f} GB. "
-        f"{_what_fits(chip, model, wl, need, plan)}",
+        f"{need.activations / GB:.1f}), has {have / GB:.1f} GB{share}, short by {(need.total - have) / GB:.1f} GB. "
+        f"{_what_fits(model, wl, need, plan, have)}",
         required_bytes=need.total, available_bytes=have,
     )
 
 
-def _what_fits(chip: ChipSpec, model: ModelSpec, wl: Workload, need: Footprint, plan: Parallelism) -> str:
-    have = chip.inference_capacity_bytes
+def kv_budget_capacity(capacity: float, need: Footprint, stack: StackSpec | None) -> float:
+    """The memory ``need`` may fill: all of it, or as much as leaves the KV cache within
+    the engine's share (of what weights and workspace leave, or of the device)."""
+    if stack is None or stack.kv_memory_fraction >= 1.0:
+        return capacity
+    f = stack.kv_memory_fraction
+    fixed = need.weights + need.activations
+    kv_limit = f * (capacity - fixed) if stack.kv_fraction_of == "free" else f * capacity - fixed
+    return fixed + max(0.0, kv_limit)
+
+
+def _what_fits(model: ModelSpec, wl: Workload, need: Footprint, plan: Parallelism, have: float) -> str:
     options = []
     for dtype in ("fp8", "int4"):
         if DTYPE_BYTES[dtype] < wl.precision.weight_bytes:

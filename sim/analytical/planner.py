@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sim.analytical.inference import Prediction, predict
-from sim.analytical.memory import footprint
+from sim.analytical.memory import footprint, kv_budget_capacity
 from sim.deployment import Deployment
 from sim.errors import CapacityError, ConfigError
 from sim.parts.economics import Economics
@@ -78,8 +78,9 @@ def plans_of(chips: int, model: ModelSpec) -> list[Parallelism]:
     return out
 
 
-def _fits(chip_capacity: float, model: ModelSpec, wl: Workload, plan: Parallelism) -> bool:
-    return footprint(model, wl, plan).total <= chip_capacity
+def _fits(chip_capacity: float, model: ModelSpec, wl: Workload, plan: Parallelism, stack: StackSpec) -> bool:
+    need = footprint(model, wl, plan, stack.max_batched_tokens)
+    return need.total <= kv_budget_capacity(chip_capacity, need, stack)
 
 
 def smallest_fit(system: SystemSpec, model: ModelSpec, wl: Workload, econ: Economics,
@@ -103,7 +104,8 @@ def smallest_fit(system: SystemSpec, model: ModelSpec, wl: Workload, econ: Econo
 def _fewest(system: SystemSpec, model: ModelSpec, wl: Workload, econ: Economics, capacity: float,
             where: str, stack: StackSpec | None) -> Chosen | None:
     for chips in chip_counts(system):
-        fitting = [p for p in plans_of(chips, model) if _fits(capacity, model, wl, p)]
+        software = stack or system.chip.default_stack
+        fitting = [p for p in plans_of(chips, model) if _fits(capacity, model, wl, p, software)]
         best: tuple[float, Deployment, Prediction] | None = None
         for plan in fitting:
             dep = Deployment.on_system(system, plan, stack=stack)

@@ -135,15 +135,17 @@ def stage_params(model: ModelSpec, plan: Parallelism) -> float:
     return ((model.params - expert) + expert / plan.ep) * plan.stage_share(model) / plan.tp
 
 
-def training_memory(model: ModelSpec, job: TrainingJob, plan: Parallelism) -> TrainingMemory:
-    """Weights (16-bit working copy), fp32 gradients and Adam state, sharded by ZeRO stage
+def training_memory(model: ModelSpec, job: TrainingJob, plan: Parallelism,
+                    grad_bytes: float = GRAD_BYTES) -> TrainingMemory:
+    """Weights (16-bit working copy), gradients (fp32 unless the stack keeps them in 16
+    bits: ``grad_bytes``) and Adam state, sharded by ZeRO stage
     over data-parallel ranks; activations of the micro-batches in flight on the first
     stage: pp for 1F1B (Korthikanti et al. 2022 §4.2.3: as if the whole model's layers for
     one micro-batch), times 1 + (p-1)/(p·v) when interleaved, m for GPipe."""
     n = stage_params(model, plan)
     dp = plan.dp
     weights = n * 2.0 / (dp if plan.zero >= 3 else 1)
-    grads = n * GRAD_BYTES / (dp if plan.zero >= 2 else 1)
+    grads = n * grad_bytes / (dp if plan.zero >= 2 else 1)
     optimizer = n * OPTIMIZER_BYTES_PER_PARAM / (dp if plan.zero >= 1 else 1)
     tokens = plan.micro_batch * job.seq_len
     act_bytes = job.compute_precision.act_bytes
@@ -307,7 +309,7 @@ def step_components(hardware: Deployment | ChipSpec, model: ModelSpec, job: Trai
     dep = as_deployment(hardware)
     chip, plan, comm = dep.chip, dep.plan, dep.comm
     m = _micro_batches(model, job, plan)
-    mem = training_memory(model, job, plan)
+    mem = training_memory(model, job, plan, dep.software("training").grad_bytes)
     if mem.total > chip.capacity_bytes:
         raise CapacityError(_does_not_fit(chip, model, plan, mem), required_bytes=mem.total,
                             available_bytes=chip.capacity_bytes)

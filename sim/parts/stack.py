@@ -3,7 +3,9 @@ JetStream, Neuron, ...) or a training framework (Megatron, NeMo, MaxText, ...). 
 chips run the same model up to 2x apart under different stacks, so the stack is a part
 with its own sourced parameters, fitted on named measurements of that stack."""
 
-from pydantic import NonNegativeFloat
+from typing import Literal
+
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
 
 from sim.spec import Spec
 
@@ -17,6 +19,12 @@ class StackSpec(Spec):
     loop, input preparation, launches a CUDA graph does not hide). ``tp_comm_overlap``
     (training): tensor-parallel collectives run under the GEMMs that produce and consume
     them (Megatron / Transformer Engine userbuffers) instead of between them.
+
+    Memory the stack decides: ``max_batched_tokens``, the most tokens one serving forward
+    pass takes (chunked prefill; None: a whole batch's prompts at once), which bounds the
+    activation workspace; ``grad_bytes``, bytes per gradient element in training; and the
+    training settings a run takes when it does not state them (``default_*``: sequence
+    parallelism when tensor-parallel, ZeRO stage of the optimizer, activation recomputation).
     """
 
     name: str
@@ -24,6 +32,15 @@ class StackSpec(Spec):
     host_overhead_us_per_sequence: NonNegativeFloat
     step_overhead_us: NonNegativeFloat = 0.0
     tp_comm_overlap: bool = False
+    max_batched_tokens: PositiveInt | None = None
+    # The share of memory a serving engine lets its KV cache take: of what is free after
+    # weights and workspace ("free", TensorRT-LLM) or of the device ("total", vLLM).
+    kv_memory_fraction: float = Field(default=1.0, gt=0, le=1)
+    kv_fraction_of: Literal["free", "total"] = "free"
+    grad_bytes: PositiveFloat = 4.0
+    default_sequence_parallel: bool = False
+    default_zero: Literal[0, 1, 2, 3] = 0
+    default_recompute: Literal["none", "selective", "full"] = "none"
     notes: str = ""
     sources: dict[str, str]
 

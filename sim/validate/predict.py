@@ -158,9 +158,10 @@ def _hardware(case: Case, chip: ChipSpec | None = None) -> tuple[ChipSpec, Syste
     return (system.chip if system is not None else chip or load_chip(hw.chip)), system
 
 
-def _plan(case: Case, count: int, default_tp: int) -> Parallelism:
+def _plan(case: Case, count: int, default_tp: int, stack: StackSpec | None = None) -> Parallelism:
     """The case's parallelism; what it leaves out defaults to tp = ``default_tp`` and dp
-    taking the remaining chips."""
+    taking the remaining chips, and (training) to its stack's sequence parallelism,
+    optimizer sharding and recomputation (what that framework does unless told)."""
     w = case.workload
     par = dict(w.parallelism)
     par.setdefault("tp", max(1, default_tp // (par.get("pp", 1) * par.get("dp", 1))))
@@ -168,6 +169,11 @@ def _plan(case: Case, count: int, default_tp: int) -> Parallelism:
     par.setdefault("dp", max(1, count // (par["tp"] * par["pp"])))
     extra: dict[str, object] = {k: v for k, v in {"micro_batch": w.micro_batch, "recompute": w.recompute,
                                                   "zero": w.zero}.items() if v is not None}
+    if stack is not None:
+        extra.setdefault("recompute", stack.default_recompute)
+        extra.setdefault("zero", stack.default_zero)
+        if par["tp"] > 1:
+            par.setdefault("sequence_parallel", int(stack.default_sequence_parallel))
     if par.pop("cp", 1) != 1:
         raise UnsupportedError("context parallelism (cp) is not modelled")
     vpp = par.get("vpp", 1)
@@ -180,6 +186,16 @@ def _plan(case: Case, count: int, default_tp: int) -> Parallelism:
     if plan.chips != count:
         raise UnsupportedError(f"parallelism {plan.label} uses {plan.chips} chips, the case ran {count}")
     return plan
+
+
+def _software(case: Case, chip: ChipSpec | None, stack: StackSpec | None, mode: str) -> StackSpec:
+    """The stack a case runs under: a fit's variant, the one it names, or its chip's default."""
+    if stack is not None:
+        return stack
+    if case.stack:
+        return load_stack(case.stack)
+    spec = chip or _hardware(case)[0]
+    return spec.default_training_stack if mode == "training" else spec.default_stack
 
 
 def _collective_busbw(case: Case, system: SystemSpec | None) -> float:
@@ -197,7 +213,7 @@ def _training(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ: 
         raise UnsupportedError("a training case needs model, global_batch and seq_len")
     if case.metric not in ("step_time_s", "mfu", "tokens_per_s_per_chip", "avg_power_w"):
         raise UnsupportedError(f"metric {case.metric} needs the run's total tokens, not modelled")
-    plan = _plan(case, case.hardware.count, 1)
+    plan = _plan(case, case.hardware.count, 1, _software(case, chip, stack, "training"))
     job = TrainingJob(global_batch=w.global_batch, seq_len=w.seq_len,
                       precision=w.precision if w.precision in ("bf16", "fp16", "fp8") else "bf16")
     pred = predict_training(_deployment(case, plan, chip, stack), load_model(case.model), job, econ)
