@@ -256,6 +256,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     metrics = {"hardware": where, "chip": dep.chip.name, "model": model.name, "plan": plan.label,
                **({"plan_chosen": chosen} if chosen else {}), **plan.model_dump(mode="json"), **inputs,
                **pred.metrics(), "stack_from": _stack_source(args)}
+    if "asked" in str(metrics.get("compute_format", "")):
+        print(f"warning: GEMMs run as {metrics['compute_format']}", file=sys.stderr)
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}, indent=2))
     else:

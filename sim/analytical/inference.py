@@ -53,6 +53,8 @@ class Prediction:
     cost_basis: str = "owned"
     electricity_cost_per_hour: float = math.nan
     stack: str = ""  # the software stack the point ran under
+    # the format the GEMMs ran in, and what was asked when the chip lacks it ("fp8 (fp4 asked)")
+    compute_format: str = ""
     chips: int = 1
     flops: float = 0.0
     dram_bytes: float = 0.0
@@ -68,7 +70,7 @@ class Prediction:
         "ttft_s", "tpot_s", "e2e_latency_s", "throughput_tokens_per_s", "throughput_tokens_per_s_per_chip",
         "prompt_tokens_per_s", "memory_required_bytes", "memory_available_bytes", "bound", "energy_j_per_token",
         "avg_power_W", "wall_energy_j_per_token", "system_power_W", "cost_per_million_tokens", "currency",
-        "cost_basis", "electricity_cost_per_hour", "stack", "flops", "dram_bytes")
+        "cost_basis", "electricity_cost_per_hour", "stack", "compute_format", "flops", "dram_bytes")
 
     @classmethod
     def columns(cls) -> list[str]:
@@ -174,7 +176,8 @@ def _metrics(dep: Deployment, wl: Workload, econ: Economics, required: float, to
         energy_j_per_token=energy_J / out_tokens, avg_power_W=energy_J / e2e / chips,
         wall_energy_j_per_token=run.wall_J / out_tokens, system_power_W=run.wall_J / e2e,
         cost_per_million_tokens=cost / out_tokens * 1e6, currency=econ.currency, cost_basis=run.basis,
-        electricity_cost_per_hour=run.electricity_per_hour, stack=dep.software("inference").name, chips=chips, flops=chips * total.flops,
+        electricity_cost_per_hour=run.electricity_per_hour, stack=dep.software("inference").name,
+        compute_format=chip.compute.format_used(wl.precision.matmul), chips=chips, flops=chips * total.flops,
         dram_bytes=chips * total.dram_bytes, bound_share=bound_share,
         category_share={k: total.by_category.get(k, 0.0) / e2e for k in CATEGORIES},
         passes=passes,

@@ -76,6 +76,7 @@ class TrainingPrediction:
     system_power_W: float = math.nan
     cost_basis: str = "owned"
     stack: str = ""  # the training framework the step ran under
+    compute_format: str = ""  # the GEMMs' format, saying so when the chip falls back
     breakdown_s: dict[str, float] = field(default_factory=dict)
 
     SCALARS: ClassVar[tuple[str, ...]] = (
@@ -83,7 +84,7 @@ class TrainingPrediction:
         "memory_required_bytes", "memory_available_bytes", "memory_weights_bytes", "memory_grads_bytes",
         "memory_optimizer_bytes", "memory_activations_bytes", "sequences_per_step", "micro_batches",
         "energy_j_per_step", "wall_energy_j_per_step", "avg_power_W", "system_power_W", "cost_per_million_tokens",
-        "currency", "cost_basis", "stack", "chips")
+        "currency", "cost_basis", "stack", "compute_format", "chips")
     SHARES: ClassVar[tuple[str, ...]] = (*BOUNDS, "optimizer")
 
     @property
@@ -240,7 +241,8 @@ def _prediction(dep: Deployment, model: ModelSpec, job: TrainingJob, econ: Econo
         energy_j_per_step=energy, wall_energy_j_per_step=run.wall_J,
         avg_power_W=energy / t / chips, system_power_W=run.wall_J / t,
         cost_per_million_tokens=cost / job.tokens * 1e6, currency=econ.currency, cost_basis=run.basis,
-        stack=dep.software("training").name, chips=chips, breakdown_s=breakdown,
+        stack=dep.software("training").name, compute_format=chip.compute.format_used(job.compute_precision.matmul),
+        chips=chips, breakdown_s=breakdown,
     )
 
 

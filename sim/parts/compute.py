@@ -40,6 +40,11 @@ class Compute(Spec):
         have = ", ".join(sorted(self.peak_dense_TFLOPS))
         raise UnsupportedError(f"no peak rate for {dtype} or a wider format (chip has: {have})")
 
+    def format_used(self, asked: str) -> str:
+        """The format ``asked`` is computed in, saying so when it falls back to a wider one."""
+        used = self.resolve_dtype(asked)
+        return used if used == asked else f"{used} ({asked} asked; the chip has no {asked} units)"
+
     def matmul_fraction(self, dtype: str) -> float:
         """Measured large-GEMM ceiling for ``dtype`` (after fallback)."""
         return self.matmul_fraction_by_dtype.get(self.resolve_dtype(dtype), self.max_matmul_fraction)

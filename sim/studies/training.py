@@ -38,7 +38,7 @@ class TrainingAxes(ListAxes):
     global_batch: list[PositiveInt] = []
     batch_per_replica: list[PositiveInt] = []
     seq_len: list[PositiveInt] = Field(min_length=1)
-    precision: list[Literal["bf16", "fp16", "fp8"]] = ["bf16"]
+    precision: list[Literal["bf16", "fp16", "fp8", "fp4"]] = ["bf16"]
 
     @model_validator(mode="after")
     def _one_batch_axis(self) -> TrainingAxes:

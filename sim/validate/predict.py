@@ -207,15 +207,20 @@ def _collective_busbw(case: Case, system: SystemSpec | None) -> float:
     return bus_bandwidth_GBps(w.collective, w.bytes, n, t)
 
 
+TRAINING_FORMATS = ("bf16", "fp16", "fp8", "fp4")
+
+
 def _training(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ: Economics) -> float:
     w = case.workload
     if case.model is None or w.global_batch is None or w.seq_len is None:
         raise UnsupportedError("a training case needs model, global_batch and seq_len")
     if case.metric not in ("step_time_s", "mfu", "tokens_per_s_per_chip", "avg_power_w"):
         raise UnsupportedError(f"metric {case.metric} needs the run's total tokens, not modelled")
+    precision = w.precision or "bf16"
+    if precision not in TRAINING_FORMATS:
+        raise UnsupportedError(f"{precision} training is not modelled (formats: {', '.join(TRAINING_FORMATS)})")
     plan = _plan(case, case.hardware.count, 1, _software(case, chip, stack, "training"))
-    job = TrainingJob(global_batch=w.global_batch, seq_len=w.seq_len,
-                      precision=w.precision if w.precision in ("bf16", "fp16", "fp8") else "bf16")
+    job = TrainingJob(global_batch=w.global_batch, seq_len=w.seq_len, precision=precision)
     pred = predict_training(_deployment(case, plan, chip, stack), load_model(case.model), job, econ)
     power = pred.avg_power_W * pred.chips if case.power_scope == "accelerators" else pred.system_power_W
     return {"step_time_s": pred.step_time_s, "mfu": pred.mfu, "tokens_per_s_per_chip": pred.tokens_per_s / pred.chips,

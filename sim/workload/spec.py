@@ -62,7 +62,7 @@ class Precision(Spec):
         """Format attention's two products run in: the wider of the activation and KV-cache
         formats (FP4 models keep an FP8 KV cache and FP8 attention; no stack runs FP4
         attention)."""
-        return matmul_dtype(self.kv_cache, self.activations)
+        return max(self.kv_cache, self.activations, key=lambda d: DTYPE_BYTES[d])
 
     @property
     def label(self) -> str:

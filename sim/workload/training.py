@@ -47,7 +47,7 @@ class TrainingJob(Spec):
 
     global_batch: PositiveInt
     seq_len: PositiveInt
-    precision: Literal["bf16", "fp16", "fp8"] = "bf16"
+    precision: Literal["bf16", "fp16", "fp8", "fp4"] = "bf16"
 
     @property
     def tokens(self) -> int:
@@ -55,10 +55,12 @@ class TrainingJob(Spec):
 
     @property
     def compute_precision(self) -> Precision:
-        """GEMMs in the job's format; weights kept and activations passed in bf16 for fp8
-        training (Transformer Engine casts per GEMM)."""
-        act = "bf16" if self.precision == "fp8" else self.precision
-        return Precision(weights=self.precision, activations=act, kv_cache=act)
+        """GEMMs in the job's format: for fp8 and fp4 (NVFP4) training both operands are
+        cast to it per GEMM (Transformer Engine), while activations are kept and sent in
+        16 bits (``Precision.act_bytes``) and attention runs in bf16."""
+        narrow = self.precision in ("fp8", "fp4")
+        return Precision(weights=self.precision, activations=self.precision,
+                         kv_cache="bf16" if narrow else self.precision)
 
 
 def forward_graph(model: ModelSpec, micro_batch: int, seq_len: int, p: Precision) -> Graph:
