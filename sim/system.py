@@ -43,6 +43,9 @@ class SystemSpec(Spec):
     scale_up: Fabric
     scale_out: Fabric | None = None
     node: NodeExtras = NodeExtras()
+    # A rack-scale domain a job may take part of in whole trays of this many chips (NVL72:
+    # 4 GPUs per compute tray), so a job of any multiple of it spans several domains.
+    slice_chips: PositiveInt | None = None
     total_chips: PositiveInt | None = None
     notes: str = ""
     sources: dict[str, str]
@@ -75,6 +78,17 @@ class SystemSpec(Spec):
         """Purchase price the nodes add beyond their chips, dollars."""
         return self.node.price_USD * self.nodes
 
+    def _slice_of_domain(self, chips: int) -> int | None:
+        """Chips a job uses in each domain when it spans several and the domain takes any
+        whole number of ``slice_chips`` (a rack's trays): the largest such share of the
+        domain that divides ``chips``; None when the domain takes only whole nodes."""
+        if self.slice_chips is None:
+            return None
+        for used in range(self.chips_per_node - self.chips_per_node % self.slice_chips, 0, -self.slice_chips):
+            if chips % used == 0:
+                return used
+        return None
+
     def sized(self, chips: int) -> SystemSpec:
         """This system with ``chips`` chips: part of one node, or whole nodes over the
         scale-out fabric; a grid domain is cut to the most even slice that fits."""
@@ -84,10 +98,13 @@ class SystemSpec(Spec):
         if chips > c and self.scale_out is None:
             raise ConfigError(f"system {self.name} has no scale-out fabric: at most {c} chips "
                               f"(asked for {chips})")
-        if chips > c and chips % c:
-            raise ConfigError(f"system {self.name}: {chips} chips is not a whole number of "
-                              f"{c}-chip nodes (try {chips // c * c} or {(chips // c + 1) * c})")
         update: dict = {"total_chips": chips}
+        if chips > c and chips % c:
+            used = self._slice_of_domain(chips)
+            if used is None:
+                raise ConfigError(f"system {self.name}: {chips} chips is not a whole number of "
+                                  f"{c}-chip nodes (try {chips // c * c} or {(chips // c + 1) * c})")
+            update["chips_per_node"] = used
         if self.scale_up.is_grid and chips < c:
             update["scale_up"] = self.scale_up.slice_of(chips)
             update["chips_per_node"] = chips

@@ -126,3 +126,14 @@ def test_unknown_system_suggests_close_names():
 def test_names_match_aliases():
     assert catalog.load_system("dgx h100").name == "HGX-H100-8GPU"
     assert catalog.load_system("v5e-pod").chip.name == "TPU-v5e"
+
+
+def test_rack_scale_domains_take_any_whole_number_of_trays():
+    """NVL72: a job of 512 GPUs runs as 8 racks of 64 (whole 4-GPU trays); one of 130
+    cannot (not whole trays of any rack share)."""
+    nvl = catalog.load_system("GB200-NVL72")
+    s = nvl.sized(512)
+    assert s.chips_per_node == 64 and s.nodes == 8 and s.total_chips == 512
+    assert nvl.sized(2496).chips_per_node == 64  # MLPerf Training's 2,496-GPU run: 39 racks of 64
+    with pytest.raises(ConfigError, match="not a whole number of 72-chip nodes"):
+        nvl.sized(130)
