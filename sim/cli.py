@@ -258,6 +258,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                **pred.metrics(), "stack_from": _stack_source(args)}
     if "asked" in str(metrics.get("compute_format", "")):
         print(f"warning: GEMMs run as {metrics['compute_format']}", file=sys.stderr)
+    if int(metrics.get("waves", 1) or 1) > 1:
+        print(f"warning: the batch's KV cache does not fit at once; it runs in {metrics['waves']} waves of "
+              f"{metrics['concurrent_sequences']} sequences", file=sys.stderr)
     if args.json:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}, indent=2))
     else:

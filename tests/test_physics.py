@@ -7,6 +7,7 @@ import pytest
 from sim.analytical.inference import predict
 from sim.analytical.memory import check_fit
 from sim.catalog import chips_dir, load_chip, load_model
+from sim.deployment import as_deployment
 from sim.errors import CapacityError
 from sim.workload.graph import decode_graph, prefill_graph
 from sim.workload.spec import Precision, Workload
@@ -138,3 +139,34 @@ def test_cost_per_token_follows_price_and_electricity(econ):
     assert dearer.cost_per_million_tokens > base.cost_per_million_tokens
     kwh_per_mtok = base.energy_j_per_token * 1e6 / 3.6e6
     assert dearer.cost_per_million_tokens - base.cost_per_million_tokens == pytest.approx(kwh_per_mtok * 0.9)
+
+
+def test_a_batch_whose_kv_cache_does_not_fit_runs_in_waves(econ):
+    """The engine admits the most sequences whose KV cache fits and runs the rest after
+    them: time adds up over the waves, and throughput never beats the largest batch that
+    fits at once."""
+    chip, model = load_chip("H100-SXM5-80GB"), load_model("Llama-3.1-8B")
+    big = Workload(phase="generate", batch=4096, input_len=2048, output_len=128)
+    with pytest.raises(CapacityError):
+        check_fit(chip, model, big)
+    pred = predict(chip, model, big, econ)
+    wave = pred.concurrent_sequences
+    assert pred.waves > 1 and 0 < wave < big.batch and pred.waves == -(-big.batch // wave)
+    dep = as_deployment(chip)
+    for batch, fits in ((wave, True), (wave + 1, False)):
+        try:
+            check_fit(chip, model, big.model_copy(update={"batch": batch}), dep.plan, dep.software("inference"))
+            assert fits
+        except CapacityError:
+            assert not fits
+    one = predict(chip, model, big.model_copy(update={"batch": wave}), econ)
+    assert pred.throughput_tokens_per_s <= one.throughput_tokens_per_s * (1 + 1e-9)
+    full, rest = divmod(big.batch, wave)
+    last = predict(chip, model, big.model_copy(update={"batch": rest}), econ).e2e_latency_s if rest else 0.0
+    assert pred.e2e_latency_s == pytest.approx(full * one.e2e_latency_s + last, rel=1e-6)
+
+
+def test_weights_that_do_not_fit_still_raise_instead_of_waves(econ):
+    chip, model = load_chip("H100-SXM5-80GB"), load_model("Llama-3.1-70B")
+    with pytest.raises(CapacityError):
+        predict(chip, model, Workload(phase="generate", batch=64, input_len=1024, output_len=16), econ)

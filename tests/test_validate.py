@@ -18,7 +18,7 @@ VALIDATION = scenarios_dir() / "validation"
 # Held-out median absolute error on the shipped set today: 12.7% single-chip (issue 3's
 # target: 15%), 16.7% multi-card (target: 25%), 16.7% overall. The scope limits are the
 # issue's targets; the overall limit holds today's figure with a point of margin.
-HELD_OUT_MEDIAN_LIMIT_PCT = 18.0
+HELD_OUT_MEDIAN_LIMIT_PCT = 17.0
 SCOPE_LIMIT_PCT = {"single-chip": 15.0, "multi-card": 25.0}
 
 
@@ -52,8 +52,9 @@ def test_every_case_is_reported_and_unpredicted_ones_say_why(validation):
 
 
 def test_cli_threshold_sets_exit_code(capsys):
-    assert main(["validate", str(VALIDATION), "--out", "/tmp/sim-validate-test", "--max-median-error", "99"]) == 0
-    assert main(["validate", str(VALIDATION), "--out", "/tmp/sim-validate-test", "--max-median-error", "1"]) == 1
+    one_file = str(VALIDATION / "single_chip.yaml")  # the exit code, not the accuracy (measured above)
+    assert main(["validate", one_file, "--out", "/tmp/sim-validate-test", "--max-median-error", "99"]) == 0
+    assert main(["validate", one_file, "--out", "/tmp/sim-validate-test", "--max-median-error", "1"]) == 1
     capsys.readouterr()
 
 

@@ -4,17 +4,18 @@ memory, energy, cost."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from sim.analytical.energy import run_energy
 from sim.analytical.evaluate import BOUNDS, CATEGORIES, EnergyModel, PassCost
-from sim.analytical.memory import check_fit, place
+from sim.analytical.memory import check_fit, footprint, place
 from sim.analytical.multicard import StageModel, pipelined
 from sim.chips.base import ChipSpec
 from sim.deployment import Deployment, as_deployment
-from sim.errors import ConfigError, UnsupportedError
+from sim.errors import CapacityError, ConfigError, UnsupportedError
 from sim.parts.economics import Economics
+from sim.parts.stack import StackSpec
 from sim.workload.graph import decode_graph, prefill_graph
 from sim.workload.model import ModelSpec
 from sim.workload.parallel import Parallelism
@@ -53,6 +54,8 @@ class Prediction:
     cost_basis: str = "owned"
     electricity_cost_per_hour: float = math.nan
     stack: str = ""  # the software stack the point ran under
+    waves: int = 1  # batches run one after another because the whole batch's KV cache does not fit
+    concurrent_sequences: int = 0  # sequences in one wave (0: the whole batch)
     # the format the GEMMs ran in, and what was asked when the chip lacks it ("fp8 (fp4 asked)")
     compute_format: str = ""
     chips: int = 1
@@ -70,7 +73,8 @@ class Prediction:
         "ttft_s", "tpot_s", "e2e_latency_s", "throughput_tokens_per_s", "throughput_tokens_per_s_per_chip",
         "prompt_tokens_per_s", "memory_required_bytes", "memory_available_bytes", "bound", "energy_j_per_token",
         "avg_power_W", "wall_energy_j_per_token", "system_power_W", "cost_per_million_tokens", "currency",
-        "cost_basis", "electricity_cost_per_hour", "stack", "compute_format", "flops", "dram_bytes")
+        "cost_basis", "electricity_cost_per_hour", "stack", "compute_format", "waves", "concurrent_sequences", "flops",
+        "dram_bytes")
 
     @classmethod
     def columns(cls) -> list[str]:
@@ -97,14 +101,67 @@ def predict(hardware: Deployment | ChipSpec, model: ModelSpec, wl: Workload, eco
             keep_ops: bool = False) -> Prediction:
     """Evaluate ``wl`` for ``model`` on a deployment (one card of a chip, or a plan on a
     system whose links price the collectives). ``wl.batch`` counts sequences over all
-    data-parallel replicas. Raises CapacityError if it does not fit, UnsupportedError if
-    the sequence is longer than the model's context window, ConfigError if the plan cannot
+    data-parallel replicas. When the weights fit but the whole batch's KV cache does not,
+    the serving engine runs the batch in waves of the most sequences that fit (as its
+    scheduler admits requests while KV blocks last); ``waves`` says so. Raises
+    CapacityError if not even one sequence per replica fits, UnsupportedError if the
+    sequence is longer than the model's context window, ConfigError if the plan cannot
     split the model."""
     dep = as_deployment(hardware)
+    _check(model, wl, dep.plan)
+    stack = dep.software("inference")
+    try:
+        need = check_fit(dep.chip, model, wl, dep.plan, stack)
+    except CapacityError:
+        wave = _wave_batch(dep, model, wl, stack)
+        if wave is None:
+            raise
+        full, rest = divmod(wl.batch, wave)
+        total, passes, ttft, tpot = _run(dep, model, wl.model_copy(update={"batch": wave}), keep_ops)
+        total = _repeat(total, full)
+        if rest:
+            total.add(_run(dep, model, wl.model_copy(update={"batch": rest}), False)[0])
+        need = footprint(model, wl.model_copy(update={"batch": wave}), dep.plan, stack.max_batched_tokens)
+        pred = _metrics(dep, wl, econ, need.total, total, passes, ttft, tpot)
+        return replace(pred, waves=full + (1 if rest else 0), concurrent_sequences=wave)
+    total, passes, ttft, tpot = _run(dep, model, wl, keep_ops)
+    return _metrics(dep, wl, econ, need.total, total, passes, ttft, tpot)
+
+
+def _wave_batch(dep: Deployment, model: ModelSpec, wl: Workload, stack: StackSpec) -> int | None:
+    """The largest batch below ``wl.batch`` (a multiple of dp) whose KV cache fits, or None
+    when not even dp sequences fit."""
+    dp = dep.plan.dp
+
+    def fits(batch: int) -> bool:
+        try:
+            check_fit(dep.chip, model, wl.model_copy(update={"batch": batch}), dep.plan, stack)
+            return True
+        except CapacityError:
+            return False
+
+    lo, hi = 1, wl.batch // dp  # in units of dp sequences: lo fits (checked), hi does not
+    if not fits(dp):
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid * dp) else (lo, mid)
+    return lo * dp
+
+
+def _repeat(cost: PassCost, times: int) -> PassCost:
+    out = PassCost()
+    out.add(cost, times)
+    out.ops = cost.ops
+    return out
+
+
+def _run(dep: Deployment, model: ModelSpec, wl: Workload, keep_ops: bool
+         ) -> tuple[PassCost, dict[str, PassCost], float, float]:
+    """One batch that fits: its total cost, its passes, TTFT and TPOT."""
     chip, plan = dep.chip, dep.plan
-    _check(model, wl, plan)
-    need = check_fit(chip, model, wl, plan, dep.software("inference"))
-    pl = place(chip, need)
+    need = footprint(model, wl, plan, dep.software("inference").max_batched_tokens)
+    pl = place(chip, need, stack=dep.software("inference"))
     cm = chip.cost_model()
     stages = StageModel(model, plan, cm, EnergyModel(cm), pl, dep.comm, "inference", dep.software("inference"),
                         keep_ops)
@@ -141,7 +198,7 @@ def predict(hardware: Deployment | ChipSpec, model: ModelSpec, wl: Workload, eco
         passes["decode"] = mean
         total.add(mean, wl.output_len - 1)
         tpot = mean.time_s
-    return _metrics(dep, wl, econ, need.total, total, passes, ttft, tpot)
+    return total, passes, ttft, tpot
 
 
 def _check(model: ModelSpec, wl: Workload, plan: Parallelism) -> None:

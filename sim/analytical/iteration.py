@@ -203,7 +203,7 @@ class ChipIterationCost:
         self._cm: ChipCostModel = chip.cost_model()
         self._energy = EnergyModel(self._cm)
         self._pl = place(chip, Footprint(self.memory.weights_bytes, self.memory.kv_bytes,
-                                         self.memory.workspace_bytes))
+                                         self.memory.workspace_bytes), stack=self.stack)
         self._additive = self._cm.additive
         self.exact = exact
         self._cache: dict[tuple, Spent] = {}

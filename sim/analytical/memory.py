@@ -65,10 +65,11 @@ def kv_share(model: ModelSpec, tp: int) -> float:
     return max(1, groups // tp) / groups
 
 
-def place(chip: ChipSpec, need: Footprint, training: bool = False) -> Placement:
+def place(chip: ChipSpec, need: Footprint, training: bool = False, stack: StackSpec | None = None) -> Placement:
     """Fill the tiers in preference order with weights, then KV cache, then activations;
     each kind's effective bandwidth and energy follow the share it got in each tier.
-    Inference uses only the tiers that serve it (``ChipSpec.inference_memory``)."""
+    Inference uses only the tiers that serve it (``ChipSpec.inference_memory``); the
+    stack's attention kernel reads the KV cache at its share of that bandwidth."""
     tiers = list((chip.memory if training else chip.inference_memory).values())
     free = [t.capacity_bytes for t in tiers]
 
@@ -100,6 +101,8 @@ def place(chip: ChipSpec, need: Footprint, training: bool = False) -> Placement:
     w_bps, w_j = fill(need.weights)
     kv_bps, kv_j = fill(need.kv_cache)
     a_bps, a_j = fill(need.activations)
+    if stack is not None:
+        kv_bps *= stack.kv_read_bandwidth_fraction
     return Placement(w_bps, kv_bps, a_bps, w_j, kv_j, a_j)
 
 

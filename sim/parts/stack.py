@@ -20,6 +20,10 @@ class StackSpec(Spec):
     (training): tensor-parallel collectives run under the GEMMs that produce and consume
     them (Megatron / Transformer Engine userbuffers) instead of between them.
 
+    ``kv_read_bandwidth_fraction``: how much of the memory's sustained bandwidth the
+    stack's attention kernel gets while reading the KV cache (an older paged-attention
+    kernel reaches less of it than a weight-streaming GEMV).
+
     Memory the stack decides: ``max_batched_tokens``, the most tokens one serving forward
     pass takes (chunked prefill; None: a whole batch's prompts at once), which bounds the
     activation workspace; ``grad_bytes``, bytes per gradient element in training; and the
@@ -37,6 +41,9 @@ class StackSpec(Spec):
     # weights and workspace ("free", TensorRT-LLM) or of the device ("total", vLLM).
     kv_memory_fraction: float = Field(default=1.0, gt=0, le=1)
     kv_fraction_of: Literal["free", "total"] = "free"
+    # The share of the KV tier's sustained bandwidth the stack's decode attention kernel
+    # reaches reading the cache (1: as fast as the streaming GEMM/GEMV kernels).
+    kv_read_bandwidth_fraction: float = Field(default=1.0, gt=0, le=1)
     grad_bytes: PositiveFloat = 4.0
     default_sequence_parallel: bool = False
     default_zero: Literal[0, 1, 2, 3] = 0

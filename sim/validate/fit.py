@@ -78,6 +78,11 @@ def fit_parameter(case: Case, field: str, lo: float, hi: float, econ: Economics,
 # "stack.<name>" is a parameter of the case's software stack, any other one of its chip.
 FITS = [("trtllm-l31-8b-h100-tp1-128-128", "stack.host_overhead_us_per_sequence", (0.0, 50.0)),
         ("ss-lib-l3-8b-h100-vllm-bs1", "stack.step_overhead_us", (0.0, 20000.0)),
+        ("anl-h100-vllm-l3-8b-tp1-bs64-512-512-e2e", "stack.host_overhead_us_per_sequence", (0.0, 500.0)),
+        ("ss-lib-l3-8b-mi300x-vllm-bs1", "stack.step_overhead_us", (0.0, 50000.0)),
+        ("anl-mi300x-vllm-l3-8b-tp1-bs32-2048-2048-e2e", "stack.kv_read_bandwidth_fraction", (0.01, 1.0)),
+        ("anl-h100-trtllm-l3-8b-tp1-bs1-1024-1024-e2e", "stack.step_overhead_us", (0.0, 20000.0)),
+        ("anl-h100-trtllm-l3-8b-tp1-bs64-512-512-e2e", "stack.host_overhead_us_per_sequence", (0.0, 500.0)),
         ("cerebras-aa-l31-8b-bf16-1wafer-tpot", "wafer.hop_latency_cycles", (0.5, 200.0)),
         ("anl-power-h100-vllm-l3-8b-bs1", "power.active_W", (0.0, 500.0))]
 
@@ -89,7 +94,7 @@ def main() -> None:
         case = cases[case_id]
         value = fit_parameter(case, field, lo, hi, econ)
         where = f"stack {case_stack(case).name}" if field.startswith("stack.") else f"chip {case.hardware.chip}"
-        print(f"{field} = {value:.2f}  (fitted on {case_id}, {where})")
+        print(f"{field} = {value:.3f}  (fitted on {case_id}, {where})")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Accuracy of a validation run: per-case table and, by group, median / p90 absolute error
-and the median signed error (bias: negative = predicts too low), with fitted and held-out
-cases kept apart."""
+and the median optimism (signed: positive = predicts faster or more than measured; see
+``Outcome.optimism_pct``), with fitted and held-out cases kept apart."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ def p90(values: list[float]) -> float:
 
 
 def accuracy(outcomes: list[Outcome], key) -> dict[str, tuple[int, float, float, float]]:
-    """group -> (count, median |error| %, p90 |error| %, median signed error %) over cases that ran."""
-    groups: dict[str, list[float]] = defaultdict(list)
+    """group -> (count, median |error| %, p90 |error| %, median optimism %) over cases that ran."""
+    groups: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for o in outcomes:
         if o.status == "ok":
-            groups[key(o)].append(o.error_pct or 0.0)
-    return {g: (len(v), statistics.median(map(abs, v)), p90([abs(x) for x in v]), statistics.median(v))
-            for g, v in sorted(groups.items())}
+            groups[key(o)].append((o.error_pct or 0.0, o.optimism_pct or 0.0))
+    return {g: (len(v), statistics.median(abs(e) for e, _ in v), p90([abs(e) for e, _ in v]),
+                statistics.median(b for _, b in v)) for g, v in sorted(groups.items())}
 
 
 def held_out_median(outcomes: list[Outcome], scope: str | None = None) -> float | None:
@@ -57,7 +57,7 @@ def markdown(outcomes: list[Outcome]) -> str:
     cols = ["id", "metric", "measured", "predicted", "error_pct", "fitted", "status"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
-    lines += ["", "| group | cases | median abs error % | p90 abs error % | median signed error % |",
+    lines += ["", "| group | cases | median abs error % | p90 abs error % | median optimism % |",
               "|---|---|---|---|---|"]
     for key in (lambda o: _split(o),
                 lambda o: f"{o.scope} ({_split(o)})",
