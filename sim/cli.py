@@ -146,7 +146,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     run = run_scenario(args.scenario, Path(args.out) if args.out else None, args.workers,
                        progress=not args.no_progress)
-    print(f"{len(run.rows)} points ({run.failed} failed) -> {run.out_dir}/{run.csv_name}, summary.md, figures/")
+    print(f"{len(run.rows)} points ({run.failed} failed) -> {run.out_dir}/{run.csv_name}, summary.md, report.html, figures/")
     return 0
 
 

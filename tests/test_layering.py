@@ -32,7 +32,7 @@ FORBIDDEN = [
                                   "sim.deployment", "sim.analytical", "sim.des")),
     ("sim.catalog", "sim.scenario"), ("sim.catalog", "sim.validate"),
 ]
-ONLY_IN = {"simpy": ("sim.des",), "matplotlib": ("sim.report",), "yaml": ("sim.catalog",),
+ONLY_IN = {"simpy": ("sim.des",), "matplotlib": ("sim.report",), "markdown": ("sim.report",), "yaml": ("sim.catalog",),
            "tqdm": ("sim.scenario.runner",)}
 
 

@@ -56,3 +56,26 @@ def dangling_sources(data: dict) -> list[str]:
                 out.append(str(key))
                 break
     return out
+
+
+def source_of(path: str, sources: dict[str, str]) -> str:
+    """The source that covers ``path``: its own entry, the nearest parent's, or ``'*'``."""
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        key = ".".join(parts[:i])
+        if key in sources:
+            return sources[key]
+    return sources.get("*", "")
+
+
+def sourced_numbers(data: dict) -> list[tuple[str, Any, str]]:
+    """(field path, value, source) for every number in a config: what a report shows as
+    the provenance of a chip's numbers."""
+    sources = data.get("sources") or {}
+    out = []
+    for path in numeric_paths(data):
+        node: Any = data
+        for part in path.split("."):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        out.append((path, node, source_of(path, sources)))
+    return out

@@ -24,6 +24,16 @@ def _group(rows: list[Row], by: list[str]) -> dict[tuple, list[Row]]:
     return dict(sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])))
 
 
+def series_keys(rows: list[Row], axis: str) -> list[str]:
+    """The keys that tell one series from another: the chip, and every other point key
+    that takes more than one value in these rows (a constant says nothing). Plans are
+    named by their label (tp8·pp2), not their index."""
+    keys = [k for k in MATCH_KEYS if k != axis]
+    if any(r.get("plan") for r in rows):
+        keys = ["plan" if k == "plan_index" else k for k in keys]
+    return ["chip", *[k for k in keys if len({str(r.get(k, "")) for r in rows}) > 1]]
+
+
 def label(by: list[str], key: tuple) -> str:
     """``k=v`` for the group's keys that carry a value (a parallelism entry as plan#i)."""
     parts = [f"plan#{v}" if k == "plan_index" else f"{k}={v}"
@@ -102,7 +112,7 @@ def bounds(rows: list[Row], f: Finding) -> list[str]:
 def crossover(rows: list[Row], f: Finding) -> list[str]:
     """Smallest ``f.axis`` value where ``f.metric`` first equals ``f.value``, per series."""
     metric = f.metric
-    keys = ["chip", *[k for k in MATCH_KEYS if k != f.axis]]
+    keys = series_keys(ok(rows), f.axis)
     out = []
     for key, group in _group(ok(rows), keys).items():
         series = sorted(group, key=lambda r: r[f.axis])
@@ -116,7 +126,7 @@ def crossover(rows: list[Row], f: Finding) -> list[str]:
 
 def trend(rows: list[Row], f: Finding) -> list[str]:
     """``f.metric`` at both ends of ``f.axis``, per series."""
-    keys = ["chip", *[k for k in MATCH_KEYS if k != f.axis]]
+    keys = series_keys(ok(rows), f.axis)
     out = []
     for key, group in _group(ok(rows), keys).items():
         series = sorted((r for r in group if _num(r.get(f.metric)) is not None), key=lambda r: r[f.axis])

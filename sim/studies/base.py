@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sim.catalog import results_dir, shipped_dir, suggest, validated
+from sim.catalog.provenance import sourced_numbers
 from sim.catalog.yaml_io import LocatedYaml
 from sim.errors import ConfigError
-from sim.report import plots, summary
+from sim.report import html, plots, summary
 from sim.report.spec import PlotSpec
 from sim.scenario.load import ResolvedScenario, read_scenario, resolve
 from sim.scenario.runner import run_points
@@ -97,9 +98,12 @@ class Study:
         s, econ = scn.spec, scn.economics
         n_ok = len(summary.ok(rows))
         hardware = ", ".join([*scn.chips, *(f"{n} (cards {', '.join(map(str, s.cards))})" for n in scn.systems)])
+        waves = sum(1 for r in summary.ok(rows) if int(r.get("waves") or 1) > 1)
+        note = (f" {waves} points ran their batch in waves: its KV cache did not fit at once (columns waves, "
+                "concurrent_sequences)." if waves else "")
         return (f"{len(rows)} points ({n_ok} ran, {len(rows) - n_ok} failed): hardware {hardware}; models "
                 f"{', '.join(scn.models) or '-'}; economics {econ.electricity_price_per_kWh} {econ.currency}/kWh, "
-                f"{econ.amortization_years} years amortisation.")
+                f"{econ.amortization_years} years amortisation.{note}")
 
     def sections(self, scn: ResolvedScenario, rows: list[Row]) -> list[str]:
         """The study's own part of summary.md (tables), as lines."""
@@ -156,7 +160,14 @@ def run_scenario(source: str | Path | dict[str, Any], results_root: Path | None 
     figures = st.figures(scn, rows, out)
     text = summary_markdown(scn, st, rows, figures)
     (out / "summary.md").write_text(text, encoding="utf-8")
-    return ScenarioRun(out, rows, text, st.csv_name, files + figures + ["summary.md", "resolved.yaml"])
+    html.write_report(out / "report.html", scn.spec.title, text, provenance(scn))
+    return ScenarioRun(out, rows, text, st.csv_name, files + figures + ["summary.md", "report.html", "resolved.yaml"])
+
+
+def provenance(scn: ResolvedScenario) -> list[tuple[str, list[tuple[str, object, str]]]]:
+    """Each chip's and system's numbers with their sources, for the report."""
+    specs = {**scn.chips, **scn.systems}
+    return [(name, sourced_numbers(spec.model_dump(mode="json"))) for name, spec in specs.items()]
 
 
 def evaluate_scenario(source: str | Path | dict[str, Any], csv_path: Path, workers: int | None = None,

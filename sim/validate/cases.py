@@ -47,7 +47,7 @@ class Hardware(Spec):
 class CaseWorkload(Spec):
     """What ran. Microbenchmarks: a GEMM (m, n, k, dtype), a stream of ``bytes``, or one
     ``collective`` of ``bytes`` (nccl-tests size). Inference: phase, batch, lengths,
-    precision, parallelism. Training: global batch (sequences), sequence length, micro
+    precision (and ``kv_cache`` where the cache is stored in another format), parallelism. Training: global batch (sequences), sequence length, micro
     batch, parallelism (tp, pp, dp, ep, cp, vpp), recomputation and ZeRO stage."""
 
     mode: Literal["microbench", "inference", "training"] = "inference"
@@ -61,6 +61,7 @@ class CaseWorkload(Spec):
     input_len: PositiveInt | None = None
     output_len: PositiveInt | None = None
     precision: Dtype | None = None
+    kv_cache: Dtype | None = None  # the KV cache's format where it differs from ``precision``
     collective: Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast"] | None = None
     algorithm: str | None = None
     parallelism: dict[str, int] = {}

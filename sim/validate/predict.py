@@ -110,6 +110,8 @@ def _inference(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ:
     if case.model is None or None in (w.phase, w.input_len):
         raise UnsupportedError("an inference case needs model, phase and input_len")
     model, prec = load_model(case.model), Precision.uniform(w.precision or "bf16")
+    if w.kv_cache is not None:
+        prec = prec.model_copy(update={"kv_cache": w.kv_cache})
     count = case.hardware.count
     plan = _plan(case, count, count)
     dep = _deployment(case, plan, chip, stack)
@@ -236,6 +238,8 @@ def _training(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ: 
     if case.metric not in ("step_time_s", "mfu", "tokens_per_s_per_chip", "avg_power_w"):
         raise UnsupportedError(f"metric {case.metric} needs the run's total tokens, not modelled")
     precision = w.precision or "bf16"
+    if w.kv_cache is not None:
+        raise UnsupportedError("kv_cache is an inference setting; a training case has no KV cache")
     if precision not in TRAINING_FORMATS:
         raise UnsupportedError(f"{precision} training is not modelled (formats: {', '.join(TRAINING_FORMATS)})")
     plan = _plan(case, case.hardware.count, 1, _software(case, chip, stack, "training"))
