@@ -87,6 +87,13 @@ def test_parallel_sweep_matches_serial(tmp_path):
      "chip variant v: .*greater than 0"),
     ({"plots": [{"x": "batch", "y": "tpot"}]}, r"plots: 'tpot' is not a results column\. Did you mean: tpot_s"),
     ({"findings": [{"kind": "bound", "by": ["phasee"]}]}, "findings: 'phasee' is not a results column"),
+    ({"cards": [1, 8]}, "cards: counts cards of systems, and this scenario names none"),
+    ({"system_variants": [{"name": "s", "base": "HGX-H100-8GPU", "set": {"scale_up.link_bandwidth_GBps": 50}}]},
+     "system variant s: give a source for scale_up.link_bandwidth_GBps"),
+    ({"system_variants": [{"name": "s", "base": "HGX-H100-8GPU", "set": {"scale_up.link_bandwith_GBps": 50},
+                           "sources": {"scale_up.link_bandwith_GBps": "x"}}]},
+     r"system_variants: 'scale_up.link_bandwith_GBps' is not a field of HGX-H100-8GPU\. Did you mean: link_bandwidth_GBps"),
+    ({"system_variants": [{"name": "s", "base": "HGX-H100-8GPU", "chip": "H1OO"}]}, "unknown chip 'H1OO'"),
 ])
 def test_bad_scenario_files_give_one_clear_line(tmp_path, change, needle):
     with pytest.raises(ConfigError, match=needle) as err:
@@ -187,3 +194,22 @@ def test_a_serving_plan_that_does_not_fit_is_a_row_not_a_crash(tmp_path):
     failed = [r for r in run.rows if r["error"]]
     assert len(failed) == 1 and "no room for a KV cache" in failed[0]["error"]  # one card: one row, no rates
     assert len(run.rows) == 1 + 2  # tp2 runs both rates
+
+
+def test_system_variant_swaps_the_chip_and_changes_one_field(tmp_path):
+    """A what-if system on a what-if chip: the chip variant is used inside the system,
+    and `set` replaces one link field while the rest of scale_up stays as the base's."""
+    data = {**BASE, "name": "sysvar", "chips": [], "findings": [], "models": ["Llama-3.1-70B"],
+            "systems": ["HGX-H100-8GPU"], "cards": [4],
+            "system_variants": [{"name": "HGX-slow", "base": "HGX-H100-8GPU", "chip": "H100-slow-hbm",
+                                 "set": {"scale_up.link_bandwidth_GBps": 5},
+                                 "sources": {"scale_up.link_bandwidth_GBps": "what-if"}}],
+            "workload": {"phase": ["decode"], "batch": [8], "input_len": [512], "precision": ["fp8"]}}
+    scn = load_scenario(_write(tmp_path, data))
+    base, var = scn.systems["HGX-H100-8GPU"], scn.systems["HGX-slow"]
+    assert var.chip.name == "H100-slow-hbm" and var.scale_up.link_bandwidth_GBps == 5
+    assert var.scale_up.links_per_chip == base.scale_up.links_per_chip
+    assert var.scale_up.base_latency_us == base.scale_up.base_latency_us and var.status == "assumed"
+    run = run_scenario(_write(tmp_path, data), results_root=tmp_path / "o", workers=1, progress=False)
+    tpot = {r["system"]: r["tpot_s"] for r in run.rows if not r["error"]}
+    assert tpot["HGX-slow"] > tpot["HGX-H100-8GPU"]

@@ -60,3 +60,20 @@ def test_energy_and_cost_compares_list_their_inputs_by_default(tmp_path):
                                      {"kind": "compare", "metric": "tpot_s", "of": "H100",
                                       "to": "H100-half-price", "by": ["phase"]}])
     assert text.count("inputs that decide it") + text.count("no input moves the ratio") == 1
+
+
+def test_changing_an_input_flips_the_verdict(tmp_path):
+    """The same claim (H100's cost per token at most 1.5x the variant's) breaks while the
+    variant costs half as much, and holds once its price is raised to 25,000 (ratio 1.2)."""
+    claim = {"kind": "compare", "metric": "cost_per_million_tokens", "of": "H100", "to": "H100-half-price",
+             "by": ["phase"], "claimed": 1.5, "claim_holds": "at_most", "sensitivity": ["H100:price.purchase_USD"]}
+
+    def verdict(price_USD: float, out) -> str:
+        data = _scenario([claim])
+        data["chip_variants"][0]["set"] = {"price": {"purchase_USD": price_USD}}
+        text = run_scenario(data, results_root=out, workers=1, progress=False).summary_md
+        return next(ln for ln in text.splitlines() if "verdict:" in ln)
+
+    cheap, dear = verdict(15000, tmp_path / "a"), verdict(25000, tmp_path / "b")
+    assert "does not hold" in cheap
+    assert "holds" in dear and "does not hold" not in dear

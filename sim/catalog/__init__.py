@@ -188,6 +188,11 @@ def chip_path(name: str) -> Path:
     return Path(name) if name.endswith((".yaml", ".yml")) else _find("chip", name)
 
 
+def system_path(name: str) -> Path:
+    """The YAML file of the system called ``name`` (or ``name`` itself when it is a path)."""
+    return Path(name) if name.endswith((".yaml", ".yml")) else _find("system", name)
+
+
 @lru_cache(maxsize=256)
 def load_chip(name: str) -> ChipSpec:
     """The chip called ``name`` (or a path to a chip YAML)."""

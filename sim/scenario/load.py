@@ -19,13 +19,15 @@ from sim.catalog import (
     load_system,
     scenario_path,
     suggest,
+    system_path,
 )
+from sim.catalog.provenance import is_covered
 from sim.catalog.yaml_io import LocatedYaml, read_yaml
 from sim.chips.base import ChipSpec
 from sim.errors import ConfigError, SimError
 from sim.parts.economics import Economics
 from sim.parts.stack import StackSpec
-from sim.scenario.spec import ChipVariant, ScenarioBase
+from sim.scenario.spec import ChipVariant, ScenarioBase, SystemVariant
 from sim.system import SystemSpec
 from sim.workload.model import ModelSpec
 
@@ -100,6 +102,38 @@ def _repriced_for_memory(base: ChipSpec, chip: ChipSpec, econ: Economics) -> Chi
                                    "sources": {**chip.sources, "price.purchase_USD": note}})
 
 
+def derive_system(variant: SystemVariant, doc: LocatedYaml, loc: tuple, chips: dict[str, ChipSpec]) -> SystemSpec:
+    """``variant.base`` with its chip swapped (a catalog chip or a chip variant of the
+    scenario) and each dotted field of ``set`` replaced; replaced fields drop their sources."""
+    where = doc.where(loc)
+    raw = copy.deepcopy(read_yaml(system_path(variant.base)).data)
+    sources = dict(raw.get("sources", {}))
+    for dotted, value in variant.set.items():
+        node = raw
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                raise ConfigError(f"{where}: system_variants: '{dotted}' is not a field of {variant.base}")
+            node = node[part]
+        if parts[-1] not in node and parts[0] != "node":
+            raise ConfigError(f"{where}: system_variants: '{dotted}' is not a field of {variant.base}."
+                              f"{suggest(parts[-1], list(node))}")
+        node[parts[-1]] = copy.deepcopy(value)
+        sources = {k: v for k, v in sources.items() if not (k == dotted or k.startswith(dotted + "."))}
+    chip_name = variant.chip or raw["chip"]
+    chip = chips.get(chip_name) or _named(lambda: load_chip(chip_name), doc, (*loc, "chip"))
+    raw.update(name=variant.name, aliases=[], status=variant.status, chip=chip,
+               sources={**sources, **variant.sources})
+    missing = [k for k in variant.set if not is_covered(k, raw["sources"])]
+    if missing:
+        raise ConfigError(f"{where}: system variant {variant.name}: give a source for {', '.join(missing)} "
+                          "(sources: {field: where the number comes from, or ASSUMED: why})")
+    try:
+        return SystemSpec.model_validate(raw)
+    except ValueError as err:
+        raise ConfigError(f"{where}: system variant {variant.name}: {err}") from None
+
+
 def read_scenario(source: str | Path | dict[str, Any]) -> LocatedYaml:
     """A scenario document: by catalog name, from a path, or a mapping built in code."""
     if isinstance(source, dict):
@@ -129,6 +163,8 @@ def resolve(spec: ScenarioBase, doc: LocatedYaml, columns: list[str]) -> Resolve
         system = _named(lambda n=system_name: load_system(n), doc, ("systems", i))
         systems[system.name] = system
         aliases[system_name] = system.name
+    for i, sv in enumerate(spec.system_variants):
+        systems[sv.name] = derive_system(sv, doc, ("system_variants", i), chips)
     models = {}
     for i, model_name in enumerate(spec.model_names()):
         model = _named(lambda n=model_name: load_model(n), doc, ("models", i))

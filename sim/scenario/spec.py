@@ -39,6 +39,20 @@ class ChipVariant(Spec):
     status: Literal["confirmed", "partly_assumed", "assumed"] = "assumed"
 
 
+class SystemVariant(Spec):
+    """A what-if system: ``base`` from the catalog with another ``chip`` (a catalog chip or
+    one of the scenario's chip variants) and dotted fields replaced by ``set`` (one field
+    at a time: ``scale_up.link_bandwidth_GBps: 50`` keeps the rest of ``scale_up``). New
+    numbers need ``sources`` like any config."""
+
+    name: str
+    base: str
+    chip: str | None = None
+    set: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    status: Literal["confirmed", "partly_assumed", "assumed"] = "assumed"
+
+
 class ModelEntry(ListAxes):
     """A model with its own precision axis (e.g. a 70B model only in fp8), replacing the
     study's ``precision`` for this model; in ``mode: serving`` also its own system card
@@ -70,6 +84,7 @@ class ScenarioBase(Spec):
     chips: list[str] = []
     chip_variants: list[ChipVariant] = []
     systems: list[str] = []
+    system_variants: list[SystemVariant] = []
     cards: list[PositiveInt] = [1]
     parallelism: list[PlanEntry] = [PlanEntry()]
     models: list[str | ModelEntry] = []
@@ -85,8 +100,11 @@ class ScenarioBase(Spec):
 
     @model_validator(mode="after")
     def _complete(self) -> ScenarioBase:
-        if not (self.chips or self.chip_variants or self.systems):
-            raise ValueError("name at least one of chips, chip_variants or systems")
+        if not (self.chips or self.chip_variants or self.systems or self.system_variants):
+            raise ValueError("name at least one of chips, chip_variants, systems or system_variants")
+        if self.cards != [1] and not (self.systems or self.system_variants):
+            raise ValueError("cards: counts cards of systems, and this scenario names none (a chip runs as one "
+                             "card; put it in a system, e.g. system_variants with chip: <name>)")
         if self.needs_models and not self.models:
             raise ValueError("name at least one model")
         if self.needs_systems and not self.systems:
