@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sim", description="Accelerator performance simulator for LLM workloads.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     p.add_argument("--catalog", action="append", default=[], metavar="DIR",
                    help="a folder of your own chips/, systems/, models/, scenarios/ added to the shipped "
                         "catalog (repeatable; SIM_PATH does the same)")
@@ -55,9 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("what", choices=["chips", "models", "systems", "stacks", "scenarios"])
     ls.set_defaults(func=_cmd_list)
 
-    show = sub.add_parser("show", help="show one chip or model with its sources")
-    show.add_argument("what", choices=["chip", "model"])
+    show = sub.add_parser("show", help="show one chip, system, model or software stack with its sources")
+    show.add_argument("what", choices=["chip", "system", "model", "stack"])
     show.add_argument("name")
+    show.add_argument("--json", action="store_true", help="print the spec as JSON (sources included)")
     show.set_defaults(func=_cmd_show)
 
     va = sub.add_parser("validate", help="predict published measurements and report the error")
@@ -198,12 +200,30 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    """The installed package's version (the source tree's when run uninstalled)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sim")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
-    from sim.catalog import load_chip, load_model
+    from sim.catalog import load_chip, load_model, load_stack, load_system
     from sim.catalog.yaml_io import dump_yaml
 
-    spec = load_chip(args.name) if args.what == "chip" else load_model(args.name)
-    print(dump_yaml(spec.model_dump(mode="json", exclude={"sources"})), end="")
+    load = {"chip": load_chip, "system": load_system, "model": load_model, "stack": load_stack}[args.what]
+    spec = load(args.name)
+    if args.json:
+        print(json.dumps(spec.model_dump(mode="json"), indent=2))
+        return 0
+    # a system shows its chip by name (sim show chip NAME shows the chip itself)
+    body = spec.model_dump(mode="json", exclude={"sources"})
+    if args.what == "system":
+        body["chip"] = spec.chip.name
+    print(dump_yaml(body), end="")
     print("sources:")
     for key, text in spec.sources.items():
         print(f"  {key}: {text}")

@@ -51,6 +51,7 @@ def test_predict_tensor_parallel_inference_on_count_chips(capsys):
     (["predict", "--chip", "H100", "--model", "Llama-2-7B", "--input-len", "4096", "--output-len", "64"],
      "supports 4096 tokens of context"),
     (["show", "chip", "tpu v9"], "unknown chip"),
+    (["show", "system", "HGX-H10"], "Did you mean"),
 ])
 def test_user_mistakes_exit_nonzero_with_one_line(argv, needle):
     proc = subprocess.run([sys.executable, "-m", "sim.cli", *argv], capture_output=True, text=True, timeout=60)
@@ -67,6 +68,16 @@ def test_list_and_show(capsys):
     out = capsys.readouterr().out
     assert "sources:" in out and "3350" in out
     assert main(["list", "scenarios"]) == 0
+    assert main(["show", "system", "HGX-H100"]) == 0
+    out = capsys.readouterr().out
+    assert "chip: H100-SXM5-80GB" in out and "link_bandwidth_GBps: 25" in out and "scale_up.links_per_chip:" in out
+    assert main(["show", "stack", "vllm-v0.5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "vLLM-v0.5"
+
+
+def test_version_prints_the_package_version():
+    proc = subprocess.run([sys.executable, "-m", "sim.cli", "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("sim ") and proc.stdout.strip() != "sim"
 
 
 def test_predict_training_timeline_writes_the_trace_table_and_figure(tmp_path, capsys):
