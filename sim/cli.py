@@ -214,8 +214,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from sim.catalog import load_chip, load_model, load_stack, load_system
     from sim.catalog.yaml_io import dump_yaml
 
-    load = {"chip": load_chip, "system": load_system, "model": load_model, "stack": load_stack}[args.what]
-    spec = load(args.name)
+    load: dict[str, Any] = {"chip": load_chip, "system": load_system, "model": load_model, "stack": load_stack}
+    spec = load[args.what](args.name)
     if args.json:
         print(json.dumps(spec.model_dump(mode="json"), indent=2))
         return 0
