@@ -114,3 +114,29 @@ def test_unknown_model_suggests_close_names():
 def test_names_match_aliases_ignoring_case_and_punctuation():
     assert catalog.load_chip("h100").name == catalog.load_chip("H100-SXM5-80GB").name
     assert catalog.load_model("llama 3.1 8b").name == "Llama-3.1-8B"
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"\x89PNG\r\n\x1a\n\x00\x00binary", "not a UTF-8 text file"),
+    (b"name: x\x00\nkind: gpu\n", "not valid YAML text"),
+    (b"name: a\nkind: gpu\nname: b\n", r"chip\.yaml:3: duplicate key 'name' \(first on line 1\)"),
+    (("a: " + "[" * 40 + "]" * 40 + "\n").encode(), "nested more than 32 levels deep"),
+    (("a: &a [1, 2]\n" + "".join(f"b{i}: *a\n" for i in range(70))).encode(), "more than 64 YAML aliases"),
+])
+def test_malformed_files_give_one_clear_line(tmp_path, content, needle):
+    """Binary bytes, characters YAML forbids, duplicate keys, deep nesting and alias bombs
+    are refused before anything is built, each in one line naming the file."""
+    path = tmp_path / "chip.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=needle) as err:
+        catalog.load_chip(str(path))
+    assert "\n" not in str(err.value) and "chip.yaml" in str(err.value)
+
+
+@pytest.mark.parametrize("value,needle", [("true", "a number is needed, not true"),
+                                          (".inf", "a finite number is needed, not inf")])
+def test_booleans_and_infinities_are_not_numbers(tmp_path, value, needle):
+    path = _write(tmp_path, _h100_text(**{"bandwidth_GBps: 3350": f"bandwidth_GBps: {value}"}))
+    with pytest.raises(ConfigError, match=needle) as err:
+        catalog.load_chip(path)
+    assert "memory.hbm.bandwidth_GBps" in str(err.value)
