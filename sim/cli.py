@@ -7,7 +7,8 @@ import json
 import math
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from sim.dtypes import DTYPE_BYTES
 from sim.errors import SimError
@@ -18,7 +19,10 @@ DTYPES = sorted(DTYPE_BYTES)
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # a usage mistake (said in one line), --help or --version
+        return int(done.code or 0)
     try:
         if args.catalog:
             from sim.catalog import use_catalog
@@ -31,14 +35,56 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
+    except OSError as err:  # a file the user named cannot be read or written (an unwritable --out)
+        where = err.filename or "a file"
+        print(f"error: {where}: {err.strerror or err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: rows finished so far are in the results CSV (results.csv; serving.csv for a serving "
               "scenario)", file=sys.stderr)
         return 130
 
 
+# Bounds on counts the command line takes: past them a run cannot finish on one machine
+# (or a value is a unit mistake), so they are refused in one line instead of hanging.
+MAX_TOKENS = 10_000_000  # prompt or output tokens per sequence
+MAX_REQUESTS = 10_000_000  # simulated requests in one serving run
+MAX_COUNT = 1_000_000  # chips, batch, workers, parallel degrees
+
+
+def _int_in(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in [lo, hi]."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"a whole number is needed, not '{text}'") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is outside {lo:,}..{hi:,}")
+        return value
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    """An argparse type: a finite number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number is needed, not '{text}'") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"a finite number above 0 is needed, not {text}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a usage mistake reported in one line (the usage block is in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sim", description="Accelerator performance simulator for LLM workloads.")
+    p = _Parser(prog="sim", description="Accelerator performance simulator for LLM workloads.")
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     p.add_argument("--catalog", action="append", default=[], metavar="DIR",
                    help="a folder of your own chips/, systems/, models/, scenarios/ added to the shipped "
@@ -48,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a scenario (name or path) into results/<name>/")
     run.add_argument("scenario")
     run.add_argument("--out", default=None, help="results root (default: results/)")
-    run.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    run.add_argument("--workers", type=_int_in(1, MAX_COUNT), default=None, help="processes (default: all cores)")
     run.add_argument("--no-progress", action="store_true")
     run.set_defaults(func=_cmd_run)
 
@@ -79,7 +125,7 @@ def _predict_parser(sub: Any) -> None:
     hw = pr.add_mutually_exclusive_group(required=True)
     hw.add_argument("--chip", help="one card of this chip (or --count of them in a system with this chip)")
     hw.add_argument("--system", help="a system from configs/systems, sized to --count chips")
-    pr.add_argument("--count", type=int, default=None, help="chips (default: 1 chip, or tp*pp*dp)")
+    pr.add_argument("--count", type=_int_in(1, MAX_COUNT), default=None, help="chips (default: 1 chip, or tp*pp*dp)")
     pr.add_argument("--model", required=True)
     pr.add_argument("--mode", choices=["inference", "training"], default="inference")
     for flag in ("tp", "pp", "dp", "ep", "vpp"):
@@ -89,18 +135,18 @@ def _predict_parser(sub: Any) -> None:
                              "smallest plan that fits)")
     pr.add_argument("--sp", action="store_true", help="sequence parallelism with tensor parallelism")
     pr.add_argument("--schedule", choices=["gpipe", "1f1b", "interleaved"], default="1f1b")
-    pr.add_argument("--micro-batch", type=int, default=1)
+    pr.add_argument("--micro-batch", type=_int_in(1, MAX_COUNT), default=1)
     pr.add_argument("--zero", type=int, choices=[0, 1, 2, 3], default=0)
     pr.add_argument("--recompute", choices=["none", "selective", "full"], default="none")
     pr.add_argument("--no-dp-overlap", action="store_true", help="do not overlap gradient reduction with backward")
-    pr.add_argument("--global-batch", type=int, help="training: sequences per optimizer step")
-    pr.add_argument("--seq-len", type=int, help="training: tokens per sequence")
+    pr.add_argument("--global-batch", type=_int_in(1, MAX_COUNT), help="training: sequences per optimizer step")
+    pr.add_argument("--seq-len", type=_int_in(1, MAX_TOKENS), help="training: tokens per sequence")
     pr.add_argument("--timeline", metavar="DIR", help="training: also play the step as a pipeline timeline and "
                     "write its Perfetto trace, per-stage table and figure to DIR")
     pr.add_argument("--phase", choices=["prefill", "decode", "generate"], default="generate")
-    pr.add_argument("--batch", type=int, default=1)
-    pr.add_argument("--input-len", type=int, default=1024)
-    pr.add_argument("--output-len", type=int, default=128)
+    pr.add_argument("--batch", type=_int_in(1, MAX_COUNT), default=1)
+    pr.add_argument("--input-len", type=_int_in(1, MAX_TOKENS), default=1024)
+    pr.add_argument("--output-len", type=_int_in(1, MAX_TOKENS), default=128)
     pr.add_argument("--precision", choices=DTYPES, default="bf16",
                     help="one format for weights, activations and KV cache (see --weights etc.)")
     pr.add_argument("--weights", choices=DTYPES)
@@ -121,16 +167,16 @@ def _serve_parser(sub: Any) -> None:
     hw.add_argument("--chip", help="one card of this chip (or --tp x --pp of them in a system with this chip)")
     hw.add_argument("--system", help="a system from configs/systems; one model instance uses tp x pp chips")
     sv.add_argument("--model", required=True)
-    sv.add_argument("--tp", type=int, default=1, help="tensor-parallel degree of a model instance (default 1)")
-    sv.add_argument("--pp", type=int, default=1, help="pipeline-parallel degree of a model instance (default 1)")
+    sv.add_argument("--tp", type=_int_in(1, MAX_COUNT), default=1, help="tensor-parallel degree of a model instance (default 1)")
+    sv.add_argument("--pp", type=_int_in(1, MAX_COUNT), default=1, help="pipeline-parallel degree of a model instance (default 1)")
     sv.add_argument("--replicas", type=int, default=1, help="model instances behind the router (default 1)")
-    sv.add_argument("--rate", type=float, required=True, help="offered requests per second")
-    sv.add_argument("--requests", type=int, default=500, help="requests to simulate (default 500)")
+    sv.add_argument("--rate", type=_positive_float, required=True, help="offered requests per second")
+    sv.add_argument("--requests", type=_int_in(1, MAX_REQUESTS), default=500, help="requests to simulate (default 500)")
     sv.add_argument("--arrivals", choices=["poisson", "constant", "gamma"], default="poisson")
-    sv.add_argument("--cv", type=float, default=None, help="gamma arrivals: coefficient of variation of the gaps")
-    sv.add_argument("--input-len", type=int, default=1024, help="prompt tokens per request (default 1024)")
-    sv.add_argument("--output-len", type=int, default=256, help="output tokens per request (default 256)")
-    sv.add_argument("--seed", type=int, default=0)
+    sv.add_argument("--cv", type=_positive_float, default=None, help="gamma arrivals: coefficient of variation of the gaps")
+    sv.add_argument("--input-len", type=_int_in(1, MAX_TOKENS), default=1024, help="prompt tokens per request (default 1024)")
+    sv.add_argument("--output-len", type=_int_in(1, MAX_TOKENS), default=256, help="output tokens per request (default 256)")
+    sv.add_argument("--seed", type=_int_in(0, 2**32 - 1), default=0)
     sv.add_argument("--policy", default="continuous", help="scheduler policy: static, continuous or chunked")
     sv.add_argument("--max-seqs", type=int, default=None, help="sequences per iteration (default vLLM's 256)")
     sv.add_argument("--precision", choices=DTYPES, default="bf16")
@@ -416,7 +462,8 @@ def _workload(args: argparse.Namespace, precision) -> Any:
                    output_len=args.output_len, precision=precision)
     except ValidationError as err:
         e = err.errors()[0]
-        raise SimError(f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg']}") from None
+        flag = f"--{str(e['loc'][0]).replace('_', '-')}" if e["loc"] else "--phase / --input-len / --output-len"
+        raise SimError(f"{flag}: {e['msg'].removeprefix('Value error, ')}") from None
 
 
 def _print_table(metrics: dict[str, Any]) -> None:

@@ -52,6 +52,17 @@ def test_predict_tensor_parallel_inference_on_count_chips(capsys):
      "supports 4096 tokens of context"),
     (["show", "chip", "tpu v9"], "unknown chip"),
     (["show", "system", "HGX-H10"], "Did you mean"),
+    (["predict", "--chip", "H100", "--model", "Llama-3.1-8B", "--phase", "generate", "--output-len", "1"],
+     "output_len >= 2"),
+    (["serve", "--chip", "H100", "--model", "Llama-3.1-8B", "--rate", "1", "--seed", "-1"], "--seed: -1 is outside"),
+    (["serve", "--chip", "H100", "--model", "Llama-3.1-8B", "--rate", "1", "--requests", "1e9"],
+     "--requests: a whole number is needed"),
+    (["serve", "--chip", "H100", "--model", "Llama-3.1-8B", "--rate", "1", "--input-len", "100000000000000000000"],
+     "--input-len: 100000000000000000000 is outside 1..10,000,000"),
+    (["serve", "--chip", "H100", "--model", "Llama-3.1-8B", "--rate", "1", "--cv", "1e-400"], "--cv: a finite number"),
+    (["run", "c1-b30-vs-h20", "--workers", "0"], "--workers: 0 is outside"),
+    (["run", "c1-b30-vs-h20", "--out", "/proc/no-such-dir", "--no-progress"], "/proc/no-such-dir"),
+    (["predict", "--chip", "H100", "--modle", "Llama-3.1-8B"], "required: --model"),
 ])
 def test_user_mistakes_exit_nonzero_with_one_line(argv, needle):
     proc = subprocess.run([sys.executable, "-m", "sim.cli", *argv], capture_output=True, text=True, timeout=60)

@@ -64,7 +64,7 @@ def test_sim_serve_prints_the_summary_metrics(capsys):
 
 
 @pytest.mark.parametrize("argv,needle", [
-    (["--chip", "H100", "--model", "Llama-3.1-8B", "--rate", "0"], "--rate must be positive"),
+    (["--chip", "H100", "--model", "Llama-3.1-8B", "--rate", "0"], "--rate: a finite number above 0 is needed"),
     (["--chip", "H100", "--model", "Llama-3.1-8B", "--rate", "1", "--policy", "chunky"], "unknown scheduler policy"),
     (["--chip", "H100", "--model", "Llama-3.1-70B", "--rate", "1"], "no room for a KV cache"),
     (["--chip", "H100", "--tp", "3", "--model", "Llama-3.1-8B", "--rate", "1"], "does not divide"),
