@@ -213,3 +213,12 @@ def test_system_variant_swaps_the_chip_and_changes_one_field(tmp_path):
     run = run_scenario(_write(tmp_path, data), results_root=tmp_path / "o", workers=1, progress=False)
     tpot = {r["system"]: r["tpot_s"] for r in run.rows if not r["error"]}
     assert tpot["HGX-slow"] > tpot["HGX-H100-8GPU"]
+
+
+@pytest.mark.parametrize("name", ["../../escape", "/tmp/abs", ".hidden", "a/b"])
+def test_a_scenario_name_cannot_point_outside_results(tmp_path, name):
+    path = tmp_path / "escape.yaml"
+    path.write_text(yaml.safe_dump({**BASE, "name": name}, sort_keys=False))
+    with pytest.raises(ConfigError, match="name: String should match pattern") as err:
+        load_scenario(str(path))
+    assert "\n" not in str(err.value)

@@ -76,7 +76,9 @@ class ScenarioBase(Spec):
     """Chips (one card each) and/or systems (``cards`` of them, split by each
     ``parallelism`` entry) x models, swept over the study's axes."""
 
-    name: str
+    # the results folder's name: letters, digits, '.', '_' and '-', so a run never writes
+    # outside results/ (no '/', no leading '.')
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=120)
     title: str
     claim: str = ""
     description: str = ""
