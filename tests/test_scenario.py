@@ -94,6 +94,10 @@ def test_parallel_sweep_matches_serial(tmp_path):
                            "sources": {"scale_up.link_bandwith_GBps": "x"}}]},
      r"system_variants: 'scale_up.link_bandwith_GBps' is not a field of HGX-H100-8GPU\. Did you mean: link_bandwidth_GBps"),
     ({"system_variants": [{"name": "s", "base": "HGX-H100-8GPU", "chip": "H1OO"}]}, "unknown chip 'H1OO'"),
+    ({"system_variants": [{"name": "s", "base": "HGX-H10"}]}, r"tiny\.yaml:\d+: unknown system 'HGX-H10'"),
+    ({"system_variants": [{"name": "s", "base": "HGX-H100-8GPU", "set": {"scale_up.link_bandwidth_GBps": -5},
+                           "sources": {"scale_up.link_bandwidth_GBps": "x"}}]},
+     "system variant s: scale_up.link_bandwidth_GBps: Input should be greater than 0"),
 ])
 def test_bad_scenario_files_give_one_clear_line(tmp_path, change, needle):
     with pytest.raises(ConfigError, match=needle) as err:

@@ -183,14 +183,14 @@ def validated(validate: Callable[[Any], T], doc: LocatedYaml, data: Any = None) 
         raise ConfigError(validation_message(doc, err)) from None
 
 
+def config_path(kind: str, name: str) -> Path:
+    """The YAML file of the ``kind`` called ``name`` (or ``name`` itself when it is a path)."""
+    return Path(name) if name.endswith((".yaml", ".yml")) else _find(kind, name)
+
+
 def chip_path(name: str) -> Path:
     """The YAML file of the chip called ``name`` (or ``name`` itself when it is a path)."""
-    return Path(name) if name.endswith((".yaml", ".yml")) else _find("chip", name)
-
-
-def system_path(name: str) -> Path:
-    """The YAML file of the system called ``name`` (or ``name`` itself when it is a path)."""
-    return Path(name) if name.endswith((".yaml", ".yml")) else _find("system", name)
+    return config_path("chip", name)
 
 
 @lru_cache(maxsize=256)
@@ -201,7 +201,7 @@ def load_chip(name: str) -> ChipSpec:
 
 def _read_config(kind: str, name: str) -> LocatedYaml:
     """The YAML of the ``kind`` called ``name`` (or at path ``name``); it must be a mapping."""
-    path = Path(name) if name.endswith((".yaml", ".yml")) else _find(kind, name)
+    path = config_path(kind, name)
     doc = read_yaml(path)
     if not isinstance(doc.data, dict):
         raise ConfigError(f"{path}: a {kind} file must be a mapping of fields")

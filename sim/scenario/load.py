@@ -12,6 +12,7 @@ from typing import Any
 from sim.catalog import (
     build_chip,
     chip_path,
+    config_path,
     load_chip,
     load_economics,
     load_model,
@@ -19,7 +20,7 @@ from sim.catalog import (
     load_system,
     scenario_path,
     suggest,
-    system_path,
+    validated,
 )
 from sim.catalog.provenance import is_covered
 from sim.catalog.yaml_io import LocatedYaml, read_yaml
@@ -62,16 +63,7 @@ def derive_chip(variant: ChipVariant, doc: LocatedYaml, loc: tuple, econ: Econom
     memory plus the new, at ``econ``'s price per GB of each technology."""
     base = load_chip(variant.base)
     raw = copy.deepcopy(read_yaml(chip_path(variant.base)).data)  # re-validated after the edits
-    sources = dict(raw.get("sources", {}))
-    for dotted, value in variant.set.items():
-        node = raw
-        parts = dotted.split(".")
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
-                raise ConfigError(f"{doc.where(loc)}: chip_variants: '{dotted}' is not a field of {base.name}")
-            node = node[part]
-        node[parts[-1]] = copy.deepcopy(value)
-        sources = {k: v for k, v in sources.items() if not (k == dotted or k.startswith(dotted + "."))}
+    sources = _apply_set(raw, variant.set, f"{doc.where(loc)}: chip_variants", base.name)
     raw.update(name=variant.name, aliases=[], status=variant.status,
                sources={**sources, **variant.sources})
     try:
@@ -102,24 +94,33 @@ def _repriced_for_memory(base: ChipSpec, chip: ChipSpec, econ: Economics) -> Chi
                                    "sources": {**chip.sources, "price.purchase_USD": note}})
 
 
-def derive_system(variant: SystemVariant, doc: LocatedYaml, loc: tuple, chips: dict[str, ChipSpec]) -> SystemSpec:
-    """``variant.base`` with its chip swapped (a catalog chip or a chip variant of the
-    scenario) and each dotted field of ``set`` replaced; replaced fields drop their sources."""
-    where = doc.where(loc)
-    raw = copy.deepcopy(read_yaml(system_path(variant.base)).data)
+def _apply_set(raw: dict, sets: dict[str, Any], where: str, base_name: str, leaf_must_exist: bool = False) -> dict:
+    """Replace each dotted field of ``sets`` in the parsed config ``raw`` (in place); the
+    sources left: the base's, less those of the replaced fields. ``leaf_must_exist``: the
+    last part must already be a field (a typo is refused with close names)."""
     sources = dict(raw.get("sources", {}))
-    for dotted, value in variant.set.items():
+    for dotted, value in sets.items():
         node = raw
         parts = dotted.split(".")
         for part in parts[:-1]:
             if not isinstance(node.get(part), dict):
-                raise ConfigError(f"{where}: system_variants: '{dotted}' is not a field of {variant.base}")
+                raise ConfigError(f"{where}: '{dotted}' is not a field of {base_name}")
             node = node[part]
-        if parts[-1] not in node and parts[0] != "node":
-            raise ConfigError(f"{where}: system_variants: '{dotted}' is not a field of {variant.base}."
-                              f"{suggest(parts[-1], list(node))}")
+        if leaf_must_exist and parts[-1] not in node:
+            raise ConfigError(f"{where}: '{dotted}' is not a field of {base_name}.{suggest(parts[-1], list(node))}")
         node[parts[-1]] = copy.deepcopy(value)
         sources = {k: v for k, v in sources.items() if not (k == dotted or k.startswith(dotted + "."))}
+    return sources
+
+
+def derive_system(variant: SystemVariant, doc: LocatedYaml, loc: tuple, chips: dict[str, ChipSpec]) -> SystemSpec:
+    """``variant.base`` with its chip swapped (a catalog chip or a chip variant of the
+    scenario) and each dotted field of ``set`` replaced; replaced fields drop their sources."""
+    where = doc.where(loc)
+    base = _named(lambda: read_yaml(config_path("system", variant.base)), doc, (*loc, "base"))
+    raw = copy.deepcopy(base.data)
+    sources = _apply_set(raw, variant.set, f"{where}: system_variants", variant.base,
+                         leaf_must_exist=not any(k.startswith("node.") for k in variant.set))
     chip_name = variant.chip or raw["chip"]
     chip = chips.get(chip_name) or _named(lambda: load_chip(chip_name), doc, (*loc, "chip"))
     raw.update(name=variant.name, aliases=[], status=variant.status, chip=chip,
@@ -129,9 +130,9 @@ def derive_system(variant: SystemVariant, doc: LocatedYaml, loc: tuple, chips: d
         raise ConfigError(f"{where}: system variant {variant.name}: give a source for {', '.join(missing)} "
                           "(sources: {field: where the number comes from, or ASSUMED: why})")
     try:
-        return SystemSpec.model_validate(raw)
-    except ValueError as err:
-        raise ConfigError(f"{where}: system variant {variant.name}: {err}") from None
+        return validated(SystemSpec.model_validate, LocatedYaml(doc.path, raw, {}))
+    except ConfigError as err:
+        raise ConfigError(f"{where}: system variant {variant.name}: {str(err).split(': ', 1)[-1]}") from None
 
 
 def read_scenario(source: str | Path | dict[str, Any]) -> LocatedYaml:

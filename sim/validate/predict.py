@@ -135,16 +135,20 @@ def _inference(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ:
 
 
 def _best_batch(at):
-    """Highest-throughput prediction over batches 1, 2, 4, ... and the largest that fits."""
-    best, fits, too_big = None, 0, MAX_OFFLINE_BATCH + 1
-    batch = 1
-    while batch <= MAX_OFFLINE_BATCH:
+    """Highest-throughput prediction over batches 1, 2, 4, ... and the largest batch whose
+    KV cache fits at once (a bigger one the engine would run in waves)."""
+    def at_once(batch: int):
         try:
             pred = at(batch)
         except CapacityError:
-            too_big = batch
-            break
-        if pred.waves > 1:  # the batch no longer fits at once: the engine would run it in waves
+            return None
+        return pred if pred.waves == 1 else None
+
+    best, fits, too_big = None, 0, MAX_OFFLINE_BATCH + 1
+    batch = 1
+    while batch <= MAX_OFFLINE_BATCH:
+        pred = at_once(batch)
+        if pred is None:
             too_big = batch
             break
         fits = batch
@@ -155,12 +159,8 @@ def _best_batch(at):
         raise CapacityError("the model does not fit at batch 1")
     while too_big - fits > 1:  # bisect for the largest batch that fits
         mid = (fits + too_big) // 2
-        try:
-            pred = at(mid)
-        except CapacityError:
-            too_big = mid
-            continue
-        if pred.waves > 1:
+        pred = at_once(mid)
+        if pred is None:
             too_big = mid
             continue
         fits = mid
