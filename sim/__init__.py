@@ -6,13 +6,35 @@ Public API::
     from sim import load_chip, load_model, predict, Workload, run_scenario
     chip, model = load_chip("H100"), load_model("Llama-3.1-8B")
     pred = predict(chip, model, Workload(phase="decode", batch=8, input_len=2048), default_economics())
+
+The names load on first use (PEP 562), so ``import sim`` or ``python -m sim.cli`` does not
+pay for the engine before it is needed (the CLI starts its figure process first).
 """
 
-from sim.analytical.inference import Prediction, predict
-from sim.catalog import load_chip, load_model
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from sim.errors import CapacityError, ConfigError, SimError, UnknownNameError, UnsupportedError
-from sim.parts.economics import Economics
-from sim.workload.spec import Precision, Workload
+
+if TYPE_CHECKING:
+    from sim.analytical.inference import Prediction, predict
+    from sim.catalog import load_chip, load_model
+    from sim.parts.economics import Economics
+    from sim.workload.spec import Precision, Workload
+
+_LAZY = {"Prediction": "sim.analytical.inference", "predict": "sim.analytical.inference",
+         "load_chip": "sim.catalog", "load_model": "sim.catalog", "Economics": "sim.parts.economics",
+         "Precision": "sim.workload.spec", "Workload": "sim.workload.spec"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sim' has no attribute '{name}'")
 
 
 def default_economics() -> Economics:

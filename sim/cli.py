@@ -190,6 +190,9 @@ def _serve_parser(sub: Any) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from sim.report import figure_server
+
+    figure_server.start()  # before the engine's imports: the plotting loads meanwhile
     from sim.studies import run_scenario
 
     run = run_scenario(args.scenario, Path(args.out) if args.out else None, args.workers,
@@ -388,9 +391,10 @@ def _timeline(dep: Any, model: Any, job: Any, folder: str) -> str:
     """Write the training step's timeline files under ``folder``; their paths, comma-separated."""
     from pathlib import Path
 
+    from sim.report import figure_server
     from sim.scenario.store import write_table
     from sim.studies.base import slug
-    from sim.studies.training import stage_figure, stage_rows, timeline
+    from sim.studies.training import stage_figure_job, stage_rows, timeline
 
     out = Path(folder)
     try:
@@ -401,7 +405,7 @@ def _timeline(dep: Any, model: Any, job: Any, folder: str) -> str:
     trace, res = timeline(dep, model, job, out, stem)
     stages = stage_rows(res)
     write_table(out / "pipeline_stages.csv", stages)
-    figure = stage_figure(stages, f"{model.name} on {dep.label}", out, stem)
+    figure = figure_server.draw([stage_figure_job(stages, f"{model.name} on {dep.label}", out, stem)])[0]
     return ", ".join(str(out / f) for f in (trace, "pipeline_stages.csv", figure))
 
 

@@ -31,7 +31,7 @@ def _variant(base: str, set_: dict, **kw) -> object:
 def test_swapping_memory_changes_memory_energy_and_price_not_compute_energy():
     """B30's GDDR7 (84 GB, 5.5 pJ/bit) for H200's HBM3e (141 GB, 4.0 pJ/bit)."""
     base = load_chip("B30")
-    swapped = _variant("B30", {"memory": HBM3E})
+    swapped = _variant("B30", {"memory": {"gddr": None, **HBM3E}})
     assert swapped.compute == base.compute  # energy per flop of every format included
     assert swapped.power == base.power
     old_tier, new_tier = base.main_tier, swapped.main_tier
@@ -48,7 +48,7 @@ def test_swapping_memory_changes_memory_energy_and_price_not_compute_energy():
 
 
 def test_a_variant_that_names_its_price_keeps_it():
-    swapped = _variant("B30", {"memory": HBM3E, "price": {"purchase_USD": 9999}})
+    swapped = _variant("B30", {"memory": {"gddr": None, **HBM3E}, "price": {"purchase_USD": 9999}})
     assert swapped.price.purchase_USD == 9999
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim.catalog import scenarios_dir
+from sim.catalog import load_chip, scenarios_dir
 from sim.errors import ConfigError
 from sim.studies import load_scenario, run_scenario
 
@@ -83,8 +83,11 @@ def test_parallel_sweep_matches_serial(tmp_path):
     ({"workload": {"phase": ["decoding"], "batch": [1], "input_len": [8]}}, r"workload\.phase\.0"),
     ({"bogus": 1}, "bogus: unknown field"),
     ({"findings": [{"kind": "compare", "of": "H100", "to": "B200"}]}, "'B200' is not a chip or system of this scenario"),
-    ({"chip_variants": [{"name": "v", "base": "H100", "set": {"memory.hbm.bandwidth_GBps": -5}}]},
+    ({"chip_variants": [{"name": "v", "base": "H100", "set": {"memory.hbm.bandwidth_GBps": -5},
+                         "sources": {"memory.hbm.bandwidth_GBps": "x"}}]},
      "chip variant v: .*greater than 0"),
+    ({"chip_variants": [{"name": "v", "base": "H100", "set": {"memory": {"hbm": {"bandwidth_GBps": 5}}}}]},
+     "chip variant v: give a source for memory.hbm.bandwidth_GBps"),
     ({"plots": [{"x": "batch", "y": "tpot"}]}, r"plots: 'tpot' is not a results column\. Did you mean: tpot_s"),
     ({"findings": [{"kind": "bound", "by": ["phasee"]}]}, "findings: 'phasee' is not a results column"),
     ({"cards": [1, 8]}, "cards: counts cards of systems, and this scenario names none"),
@@ -226,3 +229,26 @@ def test_a_scenario_name_cannot_point_outside_results(tmp_path, name):
     with pytest.raises(ConfigError, match="name: String should match pattern") as err:
         load_scenario(str(path))
     assert "\n" not in str(err.value)
+
+
+def test_a_variant_set_merges_one_field_and_null_deletes():
+    """``set:`` is a merge patch: a nested mapping changes only the fields it names (the
+    H100's HBM keeps its capacity and type), and ``null`` removes a block."""
+    from sim.catalog import load_economics
+    from sim.catalog.yaml_io import LocatedYaml
+    from sim.scenario.load import derive_chip
+    from sim.scenario.spec import ChipVariant
+
+    def variant(set_: dict):
+        return derive_chip(ChipVariant(name="v", base="H100", set=set_, sources={"*": "test"}),
+                           LocatedYaml(Path("t.yaml"), {}, {}), ("chip_variants", 0), load_economics())
+
+    base = load_chip("H100")
+    merged = variant({"memory": {"hbm": {"bandwidth_GBps": 1000}}})
+    assert merged.memory["hbm"].bandwidth_GBps == 1000
+    assert merged.memory["hbm"].capacity_GB == base.memory["hbm"].capacity_GB
+    assert merged.memory["hbm"].type == base.memory["hbm"].type
+    swapped = variant({"memory": {"hbm": None, "gddr": {"type": "GDDR7", "capacity_GB": 96, "bandwidth_GBps": 1792,
+                                                         "achievable_bandwidth_fraction": 0.8,
+                                                         "energy_pJ_per_bit": 5.5}}})
+    assert list(swapped.memory) == ["gddr"]

@@ -69,12 +69,17 @@ class Prediction:
     def throughput_tokens_per_s_per_chip(self) -> float:
         return self.throughput_tokens_per_s / self.chips
 
+    @property
+    def achieved_TFLOPS_per_chip(self) -> float:
+        """Flops one chip did over the run's time: what it sustained, against its peak."""
+        return self.flops / self.chips / self.e2e_latency_s / 1e12 if self.e2e_latency_s > 0 else math.nan
+
     SCALARS: ClassVar[tuple[str, ...]] = (
         "ttft_s", "tpot_s", "e2e_latency_s", "throughput_tokens_per_s", "throughput_tokens_per_s_per_chip",
         "prompt_tokens_per_s", "memory_required_bytes", "memory_available_bytes", "bound", "energy_j_per_token",
         "avg_power_W", "wall_energy_j_per_token", "system_power_W", "cost_per_million_tokens", "currency",
         "cost_basis", "electricity_cost_per_hour", "stack", "compute_format", "waves", "concurrent_sequences", "flops",
-        "dram_bytes")
+        "achieved_TFLOPS_per_chip", "dram_bytes")
 
     @classmethod
     def columns(cls) -> list[str]:

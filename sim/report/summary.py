@@ -17,7 +17,7 @@ def ok(rows: list[Row]) -> list[Row]:
     return [r for r in rows if not r.get("error")]
 
 
-def _group(rows: list[Row], by: list[str]) -> dict[tuple, list[Row]]:
+def grouped(rows: list[Row], by: list[str]) -> dict[tuple, list[Row]]:
     groups: dict[tuple, list[Row]] = defaultdict(list)
     for r in rows:
         groups[tuple(r.get(k, "") for k in by)].append(r)
@@ -27,11 +27,29 @@ def _group(rows: list[Row], by: list[str]) -> dict[tuple, list[Row]]:
 def series_keys(rows: list[Row], axis: str) -> list[str]:
     """The keys that tell one series from another: the chip, and every other point key
     that takes more than one value in these rows (a constant says nothing). Plans are
-    named by their label (tp8·pp2), not their index."""
-    keys = [k for k in MATCH_KEYS if k != axis]
-    if any(r.get("plan") for r in rows):
+    named by their label (tp8·pp2), not their index; along ``cards`` the plan is not a
+    series key (each card count has its own plans: see ``fastest_per_x``)."""
+    keys = [k for k in MATCH_KEYS if k != axis and not (axis == "cards" and k == "plan_index")]
+    if any(r.get("plan") for r in rows) and axis != "cards":
         keys = ["plan" if k == "plan_index" else k for k in keys]
     return ["chip", *[k for k in keys if len({str(r.get(k, "")) for r in rows}) > 1]]
+
+
+def selected(rows: list[Row], f: Finding) -> list[Row]:
+    """The rows a finding's ``where`` keeps (every row when it has none); numbers compare
+    as numbers, so ``batch: [16]`` matches 16 and 16.0."""
+    if not f.where:
+        return rows
+    wanted = {k: {_norm(v) for v in vs} for k, vs in f.where.items()}
+    return [r for r in rows if all(_norm(r.get(k, "")) in vs for k, vs in wanted.items())]
+
+
+def _norm(v: Any) -> Any:
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, (int, float)):
+        return float(v)
+    return str(v)
 
 
 def label(by: list[str], key: tuple) -> str:
@@ -41,7 +59,7 @@ def label(by: list[str], key: tuple) -> str:
     return ", ".join(parts) or "all points"
 
 
-def _num(x: Any) -> float | None:
+def num(x: Any) -> float | None:
     return x if isinstance(x, (int, float)) and x == x else None
 
 
@@ -53,7 +71,7 @@ def _point(r: Row) -> tuple:
 def matched_pairs(rows: list[Row], by: list[str], of: str, to: str) -> dict[tuple, list[tuple[Row, Row]]]:
     """Per group of ``by``: the (``of`` row, ``to`` row) pairs of points that ran on both."""
     out = {}
-    for key, group in _group(ok(rows), by).items():
+    for key, group in grouped(ok(rows), by).items():
         mine = {_point(r): r for r in group if r["chip"] == of}
         out[key] = [(mine[_point(r)], r) for r in group if r["chip"] == to and _point(r) in mine]
     return out
@@ -61,7 +79,7 @@ def matched_pairs(rows: list[Row], by: list[str], of: str, to: str) -> dict[tupl
 
 def ratios(pairs: list[tuple[Row, Row]], metric: str) -> list[float]:
     """``metric`` of the first row over the second, where both are numbers (and not 0)."""
-    return [a[metric] / b[metric] for a, b in pairs if _num(a.get(metric)) is not None and _num(b.get(metric))]
+    return [a[metric] / b[metric] for a, b in pairs if num(a.get(metric)) is not None and num(b.get(metric))]
 
 
 def compare(rows: list[Row], f: Finding, of: str, to: str) -> list[str]:
@@ -81,10 +99,10 @@ def compare(rows: list[Row], f: Finding, of: str, to: str) -> list[str]:
 def best(rows: list[Row], f: Finding) -> list[str]:
     """Which chip wins ``f.metric`` on each matched point, counted per group."""
     out = []
-    for key, group in _group(ok(rows), f.by).items():
+    for key, group in grouped(ok(rows), f.by).items():
         wins: dict[str, int] = defaultdict(int)
-        for _, pts in _group(group, list(MATCH_KEYS)).items():
-            scored = [r for r in pts if _num(r.get(f.metric)) is not None]
+        for _, pts in grouped(group, list(MATCH_KEYS)).items():
+            scored = [r for r in pts if num(r.get(f.metric)) is not None]
             if len(scored) < 2:
                 continue
             pick = max if f.higher_is_better else min
@@ -100,7 +118,7 @@ def best(rows: list[Row], f: Finding) -> list[str]:
 def bounds(rows: list[Row], f: Finding) -> list[str]:
     """Share of points each bound dominates, per chip and group."""
     out = []
-    for key, group in _group(ok(rows), ["chip", *f.by]).items():
+    for key, group in grouped(ok(rows), ["chip", *f.by]).items():
         counts: dict[str, int] = defaultdict(int)
         for r in group:
             counts[r["bound"]] += 1
@@ -109,13 +127,28 @@ def bounds(rows: list[Row], f: Finding) -> list[str]:
     return out
 
 
+def fastest_per_x(series: list[Row], axis: str) -> tuple[list[Row], bool]:
+    """One row per value of ``axis``: the highest-throughput one where several plans ran
+    there; and whether any value had several."""
+    per: dict[Any, Row] = {}
+    several = False
+    for r in series:
+        x = r[axis]
+        if x in per:
+            several = True
+            if (num(r.get("throughput_tokens_per_s")) or 0) <= (num(per[x].get("throughput_tokens_per_s")) or 0):
+                continue
+        per[x] = r
+    return [per[x] for x in sorted(per)], several
+
+
 def crossover(rows: list[Row], f: Finding) -> list[str]:
     """Smallest ``f.axis`` value where ``f.metric`` first equals ``f.value``, per series."""
     metric = f.metric
     keys = series_keys(ok(rows), f.axis)
     out = []
-    for key, group in _group(ok(rows), keys).items():
-        series = sorted(group, key=lambda r: r[f.axis])
+    for key, group in grouped(ok(rows), keys).items():
+        series, _ = fastest_per_x(group, f.axis)
         hit = next((r for r in series if str(r.get(metric)) == f.value), None)
         span = f"{series[0][f.axis]}-{series[-1][f.axis]}"
         what = (f"{metric} = {f.value} from {f.axis} {hit[f.axis]}" if hit
@@ -128,16 +161,21 @@ def trend(rows: list[Row], f: Finding) -> list[str]:
     """``f.metric`` at both ends of ``f.axis``, per series."""
     keys = series_keys(ok(rows), f.axis)
     out = []
-    for key, group in _group(ok(rows), keys).items():
-        series = sorted((r for r in group if _num(r.get(f.metric)) is not None), key=lambda r: r[f.axis])
+    for key, group in grouped(ok(rows), keys).items():
+        series, several = fastest_per_x([r for r in group if num(r.get(f.metric)) is not None], f.axis)
         if len(series) >= 2:
             a, b = series[0], series[-1]
+            at = "card count" if f.axis == "cards" else f.axis
+            plans = f" (fastest plan at each {at}: {a.get('plan')} -> {b.get('plan')})" if several else ""
             out.append(f"{label(keys, key)}: {f.metric} {a[f.metric]:.3g} at {f.axis} {a[f.axis]} -> "
-                       f"{b[f.metric]:.3g} at {f.axis} {b[f.axis]}.")
+                       f"{b[f.metric]:.3g} at {f.axis} {b[f.axis]}{plans}.")
     return out
 
 
 def finding_lines(rows: list[Row], f: Finding, canonical) -> list[str]:
+    """The finding's sentences, over the rows its ``where`` keeps (a threshold's lines are
+    its verdict, in ``sim.report.verdict``)."""
+    rows = selected(rows, f)
     if f.kind == "compare":
         return compare(rows, f, canonical(f.of), canonical(f.to))
     if f.kind == "best":
@@ -148,14 +186,27 @@ def finding_lines(rows: list[Row], f: Finding, canonical) -> list[str]:
         return trend(rows, f)
     if f.kind == "match":
         return match(rows, f, canonical(f.of), canonical(f.to))
+    if f.kind == "threshold":
+        return spread(rows, f, canonical(f.of) if f.of else None)
     return crossover(rows, f)
 
 
-def _best_by_cards(rows: list[Row], chip: str, metric: str) -> dict[int, float]:
+def spread(rows: list[Row], f: Finding, chip: str | None) -> list[str]:
+    """``f.metric``'s range and median per chip and group (all chips when ``chip`` is None)."""
+    out = []
+    mine = [r for r in ok(rows) if (chip is None or r["chip"] == chip) and num(r.get(f.metric)) is not None]
+    for key, rs in grouped(mine, ["chip", *f.by]).items():
+        vals = sorted(r[f.metric] for r in rs)
+        out.append(f"{label(['chip', *f.by], key)}: {f.metric} {vals[0]:.4g}-{vals[-1]:.4g} "
+                   f"(median {statistics.median(vals):.4g}, {len(vals)} points).")
+    return out
+
+
+def best_by_cards(rows: list[Row], chip: str, metric: str) -> dict[int, float]:
     """``chip``'s highest ``metric`` at each card count (over plans and the other axes)."""
     per: dict[int, float] = {}
     for r in rows:
-        if r["chip"] == chip and _num(r.get(metric)) is not None:
+        if r["chip"] == chip and num(r.get(metric)) is not None:
             per[r["cards"]] = max(per.get(r["cards"], r[metric]), r[metric])
     return per
 
@@ -163,8 +214,8 @@ def _best_by_cards(rows: list[Row], chip: str, metric: str) -> dict[int, float]:
 def match(rows: list[Row], f: Finding, of: str, to: str) -> list[str]:
     """How many cards of ``of`` reach ``to``'s best ``metric`` at each of its card counts."""
     out = []
-    for key, group in _group(ok(rows), f.by).items():
-        mine, theirs = _best_by_cards(group, of, f.metric), _best_by_cards(group, to, f.metric)
+    for key, group in grouped(ok(rows), f.by).items():
+        mine, theirs = best_by_cards(group, of, f.metric), best_by_cards(group, to, f.metric)
         for cards, target in sorted(theirs.items()):
             enough = [n for n, v in sorted(mine.items()) if v >= target]
             if enough:
@@ -183,10 +234,10 @@ def best_table(rows: list[Row]) -> str:
     head = ("| chip | model | phase | best tokens/s | at batch | TTFT s | TPOT ms | J/token | cost/Mtok | bound |\n"
             "|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
-    for (chip, model, phase), group in _group(ok(rows), ["chip", "model", "phase"]).items():
+    for (chip, model, phase), group in grouped(ok(rows), ["chip", "model", "phase"]).items():
         r = max(group, key=lambda r: r["throughput_tokens_per_s"])
-        ttft = f"{r['ttft_s']:.3g}" if _num(r.get("ttft_s")) is not None else "-"
-        tpot = f"{r['tpot_s'] * 1e3:.3g}" if _num(r.get("tpot_s")) is not None else "-"
+        ttft = f"{r['ttft_s']:.3g}" if num(r.get("ttft_s")) is not None else "-"
+        tpot = f"{r['tpot_s'] * 1e3:.3g}" if num(r.get("tpot_s")) is not None else "-"
         lines.append(f"| {chip} | {model} | {phase} | {r['throughput_tokens_per_s']:.4g} | {r['batch']} | "
                      f"{ttft} | {tpot} | {r['energy_j_per_token']:.3g} | "
                      f"{r['cost_per_million_tokens']:.3g} {r['currency']} | {r['bound']} |")
@@ -210,7 +261,7 @@ def training_table(rows: list[Row]) -> str:
     head = ("| system | model | cards | plan | tokens/s | step s | MFU | comm share | bubble share | "
             "GB/chip | cost/Mtok |\n|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
-    for (chip, model, cards), group in _group(ok(rows), ["chip", "model", "cards"]).items():
+    for (chip, model, cards), group in grouped(ok(rows), ["chip", "model", "cards"]).items():
         r = max(group, key=lambda r: r["throughput_tokens_per_s"])
         lines.append(f"| {chip} | {model} | {cards} | {r['plan']} | {r['throughput_tokens_per_s']:.4g} | "
                      f"{r['step_time_s']:.3g} | {r['mfu']:.1%} | {r['share_communication']:.1%} | "
@@ -225,7 +276,7 @@ def collective_table(rows: list[Row]) -> str:
     head = ("| system | collective | cards | busbw at largest size GB/s | algorithm | time at smallest size us |\n"
             "|---|---|---|---|---|---|")
     lines = [head]
-    for (chip, kind, cards), group in _group(ok(rows), ["chip", "collective", "cards"]).items():
+    for (chip, kind, cards), group in grouped(ok(rows), ["chip", "collective", "cards"]).items():
         big = max(group, key=lambda r: r["size_bytes"])
         small = min(group, key=lambda r: r["size_bytes"])
         lines.append(f"| {chip} | {kind} | {cards} | {big['busbw_GBps']:.4g} | {big['algorithm']} | "

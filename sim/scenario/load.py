@@ -66,6 +66,7 @@ def derive_chip(variant: ChipVariant, doc: LocatedYaml, loc: tuple, econ: Econom
     sources = _apply_set(raw, variant.set, f"{doc.where(loc)}: chip_variants", base.name)
     raw.update(name=variant.name, aliases=[], status=variant.status,
                sources={**sources, **variant.sources})
+    _need_sources(variant.set, variant.sources, f"{doc.where(loc)}: chip variant {variant.name}")
     try:
         chip = build_chip(LocatedYaml(doc.path, raw, {}))
         if _touches(variant, "memory") and not _touches(variant, "price"):
@@ -73,6 +74,14 @@ def derive_chip(variant: ChipVariant, doc: LocatedYaml, loc: tuple, econ: Econom
         return chip
     except (ConfigError, ValueError) as err:
         raise ConfigError(f"{doc.where(loc)}: chip variant {variant.name}: {err}") from None
+
+
+def _need_sources(sets: dict[str, Any], sources: dict[str, str], where: str) -> None:
+    """Every number a variant sets carries a source (a what-if's own or one over its block)."""
+    missing = [k for k in set_leaves(sets) if not is_covered(k, sources)]
+    if missing:
+        raise ConfigError(f"{where}: give a source for {', '.join(missing)} "
+                          "(sources: {field: where the number comes from, or ASSUMED: why})")
 
 
 def _touches(variant: ChipVariant, field_name: str) -> bool:
@@ -95,9 +104,13 @@ def _repriced_for_memory(base: ChipSpec, chip: ChipSpec, econ: Economics) -> Chi
 
 
 def _apply_set(raw: dict, sets: dict[str, Any], where: str, base_name: str, leaf_must_exist: bool = False) -> dict:
-    """Replace each dotted field of ``sets`` in the parsed config ``raw`` (in place); the
-    sources left: the base's, less those of the replaced fields. ``leaf_must_exist``: the
-    last part must already be a field (a typo is refused with close names)."""
+    """Merge ``sets`` into the parsed config ``raw`` (in place) the JSON Merge Patch way
+    (RFC 7386): each key may be dotted (``memory.hbm.bandwidth_GBps``); a mapping merges
+    into the mapping there, key by key, so one field changes and the rest stay; ``null``
+    deletes the key (``memory: {gddr: null, hbm: {...}}`` swaps a memory); anything else
+    replaces. Returns the sources left: the base's, less those of every replaced or
+    deleted field. ``leaf_must_exist``: a dotted key's last part must already be a field
+    (a typo is refused with close names)."""
     sources = dict(raw.get("sources", {}))
     for dotted, value in sets.items():
         node = raw
@@ -108,9 +121,32 @@ def _apply_set(raw: dict, sets: dict[str, Any], where: str, base_name: str, leaf
             node = node[part]
         if leaf_must_exist and parts[-1] not in node:
             raise ConfigError(f"{where}: '{dotted}' is not a field of {base_name}.{suggest(parts[-1], list(node))}")
-        node[parts[-1]] = copy.deepcopy(value)
-        sources = {k: v for k, v in sources.items() if not (k == dotted or k.startswith(dotted + "."))}
+        for changed in _merge(node, parts[-1], value, dotted):
+            sources = {k: v for k, v in sources.items() if not (k == changed or k.startswith(changed + "."))}
     return sources
+
+
+def _merge(node: dict, key: str, value: Any, dotted: str) -> list[str]:
+    """Merge-patch ``value`` into ``node[key]``; the dotted names of what it replaced."""
+    if value is None:
+        node.pop(key, None)
+        return [dotted]
+    if isinstance(value, dict) and isinstance(node.get(key), dict):
+        return [c for k, v in value.items() for c in _merge(node[key], k, v, f"{dotted}.{k}")]
+    node[key] = copy.deepcopy(value)
+    return [dotted]
+
+
+def set_leaves(sets: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted fields a ``set`` gives a value (deletions need no source)."""
+    out = []
+    for k, v in sets.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out += set_leaves(v, name + ".")
+        elif v is not None:
+            out.append(name)
+    return out
 
 
 def derive_system(variant: SystemVariant, doc: LocatedYaml, loc: tuple, chips: dict[str, ChipSpec]) -> SystemSpec:
@@ -125,10 +161,7 @@ def derive_system(variant: SystemVariant, doc: LocatedYaml, loc: tuple, chips: d
     chip = chips.get(chip_name) or _named(lambda: load_chip(chip_name), doc, (*loc, "chip"))
     raw.update(name=variant.name, aliases=[], status=variant.status, chip=chip,
                sources={**sources, **variant.sources})
-    missing = [k for k in variant.set if not is_covered(k, raw["sources"])]
-    if missing:
-        raise ConfigError(f"{where}: system variant {variant.name}: give a source for {', '.join(missing)} "
-                          "(sources: {field: where the number comes from, or ASSUMED: why})")
+    _need_sources(variant.set, variant.sources, f"{where}: system variant {variant.name}")
     try:
         return validated(SystemSpec.model_validate, LocatedYaml(doc.path, raw, {}))
     except ConfigError as err:
@@ -175,7 +208,7 @@ def resolve(spec: ScenarioBase, doc: LocatedYaml, columns: list[str]) -> Resolve
             if who is not None and aliases.get(who, who) not in {**chips, **systems}:
                 raise ConfigError(f"{doc.where(('findings', i))}: findings: '{who}' is not a chip or system "
                                   "of this scenario")
-        _check_columns(doc, ("findings", i), [f.metric, f.axis, *f.by], columns)
+        _check_columns(doc, ("findings", i), [f.metric, f.axis, *f.by, *f.where], columns)
     for i, plot in enumerate(spec.plots):
         _check_columns(doc, ("plots", i), [plot.x, plot.y, plot.lines, plot.panels], columns)
     return ResolvedScenario(spec, doc.path, chips, models, econ, aliases, systems, stacks)

@@ -50,6 +50,14 @@ class ResultWriter:
             self._file.close()
 
 
+def write_rows(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    """A results CSV rewritten whole (after columns computed over the sweep were added)."""
+    writer = ResultWriter(path, columns)
+    for r in rows:
+        writer.write(r)
+    writer.close()
+
+
 def write_table(path: Path, rows: list[dict[str, Any]], cell: Callable[[Any], Any] = fmt) -> None:
     """A whole CSV at once (a summary table): every key of any row is a column, each value
     written by ``cell``."""

@@ -1,8 +1,7 @@
 """Studies: one module per scenario ``mode`` (inference, training, collective, serving),
-registered on import as chip classes are; ``run_scenario`` runs any of them end to end."""
-
-import importlib
-import pkgutil
+named after its mode and registered on import as chip classes are; a mode's module is
+imported when a scenario first asks for it (so an inference run does not load the
+discrete-event engine). ``run_scenario`` runs any of them end to end."""
 
 from sim.studies.base import (
     ScenarioRun,
@@ -14,10 +13,5 @@ from sim.studies.base import (
     study,
     study_for,
 )
-
-_INFRA = {"base", "sensitivity"}
-for _info in pkgutil.iter_modules(__path__):
-    if _info.name not in _INFRA:
-        importlib.import_module(f"{__name__}.{_info.name}")
 
 __all__ = ["ScenarioRun", "Study", "evaluate_scenario", "load_scenario", "registered_studies", "run_scenario", "study", "study_for"]

@@ -19,13 +19,14 @@ from sim.catalog import results_dir, shipped_dir, suggest, validated
 from sim.catalog.provenance import sourced_numbers
 from sim.catalog.yaml_io import LocatedYaml
 from sim.errors import ConfigError
-from sim.report import html, plots, summary
+from sim.report import figure_server, figures, html, summary, verdict
+from sim.report.figure_server import FigureJob
 from sim.report.spec import PlotSpec
 from sim.scenario.load import ResolvedScenario, read_scenario, resolve
 from sim.scenario.runner import run_points
 from sim.scenario.spec import ScenarioBase
-from sim.scenario.store import ResultWriter, git_revision, write_resolved
-from sim.studies import sensitivity
+from sim.scenario.store import ResultWriter, git_revision, write_resolved, write_rows
+from sim.studies import derived, sensitivity
 
 Row = dict[str, Any]
 
@@ -43,14 +44,35 @@ def study(mode: str) -> Callable[[type[Study]], type[Study]]:
     return register
 
 
+_NOT_STUDIES = {"base", "derived", "sensitivity"}  # modules of sim.studies that define no mode
+
+
+def study_modes() -> list[str]:
+    """Every mode a study module offers (a module of sim.studies is named after its mode)."""
+    import pkgutil
+
+    import sim.studies
+
+    return sorted(m.name for m in pkgutil.iter_modules(sim.studies.__path__) if m.name not in _NOT_STUDIES)
+
+
 def registered_studies() -> dict[str, Study]:
+    """Every study, each module imported."""
+    for mode in study_modes():
+        study_for(mode)
     return dict(_STUDIES)
 
 
 def study_for(mode: Any, where: str = "mode") -> Study:
-    if not isinstance(mode, str) or mode not in _STUDIES:
-        raise ConfigError(f"{where}: '{mode}' is not a study (one of: {', '.join(sorted(_STUDIES))})."
-                          f"{suggest(str(mode), list(_STUDIES))}")
+    """The study of ``mode``, importing its module on first use."""
+    modes = study_modes()
+    if not isinstance(mode, str) or mode not in modes:
+        raise ConfigError(f"{where}: '{mode}' is not a study (one of: {', '.join(modes)})."
+                          f"{suggest(str(mode), modes)}")
+    if mode not in _STUDIES:
+        import importlib
+
+        importlib.import_module(f"sim.studies.{mode}")
     return _STUDIES[mode]
 
 
@@ -143,6 +165,7 @@ def run_scenario(source: str | Path | dict[str, Any], results_root: Path | None 
                  workers: int | None = None, progress: bool = True) -> ScenarioRun:
     """Run a scenario end to end: its points streamed to results/<name>/<csv>, then the
     study's tables and traces, figures, summary.md and resolved.yaml."""
+    figure_server.start()  # imports the plotting while the scenario loads and runs
     scn = load_scenario(source)
     st = study_for(scn.spec.mode)
     out = (results_root or results_dir()) / scn.spec.name
@@ -156,6 +179,9 @@ def run_scenario(source: str | Path | dict[str, Any], results_root: Path | None 
     writer = ResultWriter(out / st.csv_name, st.input_columns + st.columns(scn.spec) + ["error"])
     rows = run_points(st.points(scn, context), st.fill, context, writer, workers=workers, progress=progress,
                       desc=scn.spec.name, heavy=st.heavy)
+    if derived.SCALING_EFFICIENCY in writer.columns:
+        derived.add_scaling_efficiency(rows)
+        write_rows(out / st.csv_name, writer.columns, rows)
     files = [st.csv_name, *st.finish(scn, rows, out, context)]
     figures = st.figures(scn, rows, out)
     text = summary_markdown(scn, st, rows, figures)
@@ -183,12 +209,16 @@ def evaluate_scenario(source: str | Path | dict[str, Any], csv_path: Path, worke
 
 
 def summary_markdown(scn: ResolvedScenario, st: Study, rows: list[Row], figures: list[str]) -> str:
-    """Title, claim, description, what ran, findings, the study's sections, failed points,
-    assumptions and figures."""
+    """Title, claim, the verdict on each testable claim, description, what ran, findings,
+    the study's sections, failed points, assumptions and figures."""
     s = scn.spec
     lines = [f"# {s.title}", ""]
     if s.claim:
         lines += [f"**Claim tested:** {s.claim}", ""]
+    claims = [f for f in s.findings if f.claimed is not None]
+    if claims:
+        lines += ["## Verdicts", ""] + [f"- {verdict.verdict_line(rows, f, scn.canonical_chip)}" for f in claims]
+        lines.append("")
     if s.description:
         lines += [s.description.strip(), ""]
     lines += [st.overview(scn, rows), ""]
@@ -226,34 +256,32 @@ def slug(text: str) -> str:
     return out.strip("-")
 
 
-def line_figures(rows: list[Row], specs: list[PlotSpec], title: str, out: Path, prefix: str = "") -> list[str]:
-    """One line plot per spec (skipped when nothing to draw), saved as
+def draw(jobs: list[FigureJob]) -> list[str]:
+    """Run figure jobs (in the figure helper when one runs, on all cores) and return the
+    figures they wrote, in job order."""
+    return figure_server.draw(jobs)
+
+
+def line_figure_jobs(rows: list[Row], specs: list[PlotSpec], title: str, out: Path,
+                     prefix: str = "") -> list[FigureJob]:
+    """One line plot per spec (none when nothing to draw), saved as
     figures/<prefix>_<y>_vs_<x>.png."""
-    written = []
-    for spec in specs:
-        fig = plots.line_plot(rows, spec, title)
-        if fig is not None:
-            name = f"figures/{prefix + '_' if prefix else ''}{spec.y}_vs_{spec.x}.png"
-            plots.save(fig, out / name)
-            written.append(name)
-    return written
+    return [(figures.line_figure, (rows, spec, title, out, f"figures/{prefix + '_' if prefix else ''}{spec.y}_vs_{spec.x}.png"))
+            for spec in specs]
 
 
-def per_model_figures(scn: ResolvedScenario, rows: list[Row], specs: list[PlotSpec], out: Path,
-                      breakdown: bool) -> list[str]:
+def per_model_figure_jobs(scn: ResolvedScenario, rows: list[Row], specs: list[PlotSpec], out: Path,
+                          breakdown: bool) -> list[FigureJob]:
     """Per model: time-breakdown bars (when ``breakdown``: multi-card runs) and the line
     plots."""
-    written = []
+    jobs: list[FigureJob] = []
     for model in scn.models:
         mine = [r for r in rows if r["model"] == model]
         if breakdown:
-            fig = plots.breakdown_bars(representative(mine), f"Where the time goes: {model}")
-            if fig is not None:
-                name = f"figures/{slug(model)}_time_breakdown.png"
-                plots.save(fig, out / name)
-                written.append(name)
-        written += line_figures(mine, specs, f"{scn.spec.title}\n{model}", out, slug(model))
-    return written
+            jobs.append((figures.breakdown_figure, (representative(mine), f"Where the time goes: {model}", out,
+                                                    f"figures/{slug(model)}_time_breakdown.png")))
+        jobs += line_figure_jobs(mine, specs, f"{scn.spec.title}\n{model}", out, slug(model))
+    return jobs
 
 
 def representative(rows: list[Row]) -> list[Row]:
@@ -275,5 +303,5 @@ def scaling_plots(scn: ResolvedScenario, extra: tuple[str, ...] = ()) -> list[Pl
     """Scaling curves (per card count, one line per system and plan) when cards vary."""
     if len(scn.spec.cards) > 1 and scn.systems:
         return [PlotSpec(x="cards", y=y) for y in ("throughput_tokens_per_s", "throughput_tokens_per_s_per_chip",
-                                                   *extra)]
+                                                   derived.SCALING_EFFICIENCY, *extra)]
     return []

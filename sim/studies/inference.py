@@ -19,12 +19,13 @@ from sim.deployment import Deployment, plan_for
 from sim.dtypes import Dtype
 from sim.parts.economics import Economics
 from sim.parts.stack import StackSpec
-from sim.report import plots, summary
+from sim.report import figures, summary
 from sim.report.spec import PlotSpec
 from sim.scenario.load import ResolvedScenario
 from sim.scenario.spec import ListAxes, ScenarioBase
 from sim.scenario.store import write_table
-from sim.studies.base import Row, Study, per_model_figures, scaling_plots, slug, study
+from sim.studies.base import Row, Study, draw, per_model_figure_jobs, scaling_plots, slug, study
+from sim.studies.derived import SCALING_EFFICIENCY
 from sim.studies.sensitivity import ENERGY_COST_METRICS
 from sim.workload.spec import Phase, Precision, Workload
 
@@ -106,7 +107,7 @@ class InferenceStudy(Study):
             "workload": {"phase": ["decode"], "batch": [1, 4], "input_len": [256]}}
 
     def columns(self, spec: Any = None) -> list[str]:
-        return Prediction.columns()
+        return [*Prediction.columns(), SCALING_EFFICIENCY]
 
     def context(self, scn: ResolvedScenario) -> Context:
         return Context(scn, {})
@@ -156,10 +157,10 @@ class InferenceStudy(Study):
         specs = [*(DEFAULT_PLOTS if len(spec.workload.batch) > 1 else ()), *scaling_plots(scn), *spec.plots]
         if len(spec.workload.batch) > 1:
             specs += asked_energy_cost_plots(spec.findings, specs)
-        written = per_model_figures(scn, rows, specs, out, breakdown=bool(scn.systems))
-        for model in scn.models:
-            written += roofline_figure(rows, model, out)
-        return written
+        jobs = per_model_figure_jobs(scn, rows, specs, out, breakdown=bool(scn.systems))
+        jobs += [(figures.roofline_figure, (roofline_rows(rows, model), model, out, f"figures/{slug(model)}_roofline.png"))
+                 for model in scn.models]
+        return draw(jobs)
 
     def sections(self, scn: ResolvedScenario, rows: list[Row]) -> list[str]:
         return ["## Best point per chip, model and phase", "", summary.best_table(rows), ""]
@@ -195,16 +196,6 @@ def roofline_ops(dep: Deployment, pred: Prediction, prec: Precision) -> list[Row
     return ops
 
 
-def roofline_figure(rows: list[Row], model: str, out: Path) -> list[str]:
-    """The roofline of ``model``: every chip's roof and the ops of its representative
-    points, at the first of the model's precisions that ran."""
-    mine = [r for r in rows if r["model"] == model and r.get("ops")]
-    if not mine:
-        return []
-    prec = mine[0]["precision"]
-    pick = [r for r in mine if r["precision"] == prec]
-    roofs = {r["chip"]: (r["ops"][0]["peak_flops"], r["ops"][0]["bandwidth_Bps"]) for r in pick}
-    ops = [{"chip": r["chip"], **o} for r in pick for o in r["ops"]]
-    name = f"figures/{slug(model)}_roofline.png"
-    plots.save(plots.roofline(roofs, ops, f"Roofline: {model}, {prec}, batch {pick[0]['batch']}"), out / name)
-    return [name]
+def roofline_rows(rows: list[Row], model: str) -> list[Row]:
+    """The rows of ``model`` that carry per-op costs (the representative points)."""
+    return [r for r in rows if r["model"] == model and r.get("ops")]

@@ -68,7 +68,7 @@ def wanted(f: Finding) -> bool:
 def verdict_lines(scn: ResolvedScenario, st: Study, rows: list[Row], f: Finding) -> list[str]:
     """Per group: the verdict against the claim, and each deciding input's break-even."""
     of, to = scn.canonical_chip(f.of or ""), scn.canonical_chip(f.to or "")
-    target = f.claimed if f.claimed is not None else 1.0
+    rows = summary.selected(rows, f)
     inputs = _explicit(f.sensitivity, scn) if f.sensitivity else _default_inputs(scn, (of, to), f.metric)
     out = []
     for key, pairs in summary.matched_pairs(rows, f.by, of, to).items():
@@ -77,11 +77,10 @@ def verdict_lines(scn: ResolvedScenario, st: Study, rows: list[Row], f: Finding)
             continue
         now = statistics.median(values)
         head = summary.label(f.by, key)
+        target = _target(f, now)
         if f.claimed is not None:
-            holds = now >= target if f.claim_holds == "at_least" else now <= target
-            sign = ">=" if f.claim_holds == "at_least" else "<="
-            out.append(f"{head}: verdict: the claim ({f.metric} ratio {sign} {target:g}) "
-                       f"{'holds' if holds else 'does not hold'} ({now:.2f}x).")
+            out.append(f"{head}: verdict: the claim ({f.claim_text()}) "
+                       f"{'holds' if f.holds(now) else 'does not hold'} ({now:.2f}x).")
         ratio_at = _ratio_function(scn, st, pairs, f.metric)
         decisive = []
         for inp in inputs:
@@ -100,6 +99,14 @@ def verdict_lines(scn: ResolvedScenario, st: Study, rows: list[Row], f: Finding)
         out.append(f"{head}: inputs that decide it (ratio {now:.2f}x; value at which it reaches {what}): "
                    + "; ".join(parts) + ".")
     return out
+
+
+def _target(f: Finding, now: float) -> float:
+    """The ratio a break-even is sought at: the claimed one (the nearer end of a range), or
+    parity when nothing is claimed."""
+    if isinstance(f.claimed, list):
+        return min(f.claimed, key=lambda c: abs(math.log(c / now)) if now > 0 else c)
+    return float(f.claimed) if isinstance(f.claimed, (int, float)) else 1.0
 
 
 def _break_even_text(scn: ResolvedScenario, inp: Input, elasticity: float, now: float, target: float,

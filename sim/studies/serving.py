@@ -38,12 +38,13 @@ from sim.des import (
 from sim.des.sweep import is_saturated
 from sim.dtypes import Dtype
 from sim.errors import ConfigError, SimError
-from sim.report import plots, serving_plots
+from sim.report import figures
+from sim.report.figure_server import FigureJob
 from sim.scenario.load import ResolvedScenario
 from sim.scenario.spec import ListAxes, ScenarioBase
 from sim.scenario.store import read_table, write_table
 from sim.spec import Spec
-from sim.studies.base import Row, ScenarioRun, Study, run_scenario, slug, study
+from sim.studies.base import Row, ScenarioRun, Study, draw, run_scenario, slug, study
 from sim.workload.model import ModelSpec
 from sim.workload.parallel import Parallelism
 from sim.workload.spec import Precision
@@ -211,17 +212,13 @@ class ServingStudy(Study):
         return ["saturation.csv", *write_trace(context, out)]
 
     def figures(self, scn: ResolvedScenario, rows: list[Row], out: Path) -> list[str]:
-        written = []
+        jobs: list[FigureJob] = []
         for model in sorted({r["model"] for r in rows}):
             mine = [r for r in rows if r["model"] == model]
-            title = f"{scn.spec.title}: {model}"
-            for fig, name in ((serving_plots.latency_vs_throughput(mine, title, line="series"), "latency_vs_throughput"),
-                              (serving_plots.throughput_vs_rate(mine, title, line="series"), "throughput_vs_rate")):
-                if fig is not None:
-                    fname = f"figures/{slug(model)}_{name}.png"
-                    plots.save(fig, out / fname)
-                    written.append(fname)
-        return written + timeline_figure(out)
+            jobs += [(figures.serving_curve_figure, (mine, f"{scn.spec.title}: {model}", kind, out,
+                                                      f"figures/{slug(model)}_{kind}.png"))
+                     for kind in ("latency_vs_throughput", "throughput_vs_rate")]
+        return draw([*jobs, *timeline_jobs(out)])
 
     def overview(self, scn: ResolvedScenario, rows: list[Row]) -> str:
         sv: ServingAxes = scn.spec.serving  # type: ignore[attr-defined]
@@ -341,9 +338,9 @@ def write_trace(context: Context, out: Path) -> list[str]:
     return ["trace.json", "timeline.csv", "power_timeline.csv"]
 
 
-def timeline_figure(out: Path) -> list[str]:
-    """figures/timeline.png from timeline.csv and power_timeline.csv: waiting requests,
-    KV-cache use and the chips' power over time."""
+def timeline_jobs(out: Path) -> list[FigureJob]:
+    """The job drawing figures/timeline.png from timeline.csv (and power_timeline.csv):
+    waiting requests, KV-cache use and the chips' power over time."""
     path = out / "timeline.csv"
     if not path.is_file():
         return []
@@ -351,11 +348,10 @@ def timeline_figure(out: Path) -> list[str]:
     if not rows:
         return []
     power = read_table(out / "power_timeline.csv") if (out / "power_timeline.csv").is_file() else []
-    fig = serving_plots.serving_timeline([float(r["t_s"]) for r in rows], [int(r["waiting"]) for r in rows],
-                                         [float(r["kv_util"]) for r in rows], rows[0]["title"],
-                                         [float(r["t_s"]) for r in power], [float(r["power_W"]) for r in power])
-    plots.save(fig, out / "figures" / "timeline.png")
-    return ["figures/timeline.png"]
+    series = {"t_s": [float(r["t_s"]) for r in rows], "waiting": [int(r["waiting"]) for r in rows],
+              "kv_util": [float(r["kv_util"]) for r in rows], "power_t_s": [float(r["t_s"]) for r in power],
+              "power_W": [float(r["power_W"]) for r in power]}
+    return [(figures.serving_timeline_figure, (series, rows[0]["title"], out, "figures/timeline.png"))]
 
 
 def saturation_rows(rows: list[Row]) -> list[Row]:

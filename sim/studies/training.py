@@ -18,11 +18,13 @@ from sim.analytical.training import TrainingPrediction, predict_training
 from sim.deployment import Deployment
 from sim.des import pipeline_trace, simulate_training
 from sim.des.pipeline import PipelineResult
-from sim.report import plots, summary
+from sim.report import figures, summary
+from sim.report.figure_server import FigureJob
 from sim.scenario.load import ResolvedScenario
 from sim.scenario.spec import ListAxes, ScenarioBase
 from sim.scenario.store import read_table, write_table
-from sim.studies.base import Row, Study, per_model_figures, scaling_plots, slug, study
+from sim.studies.base import Row, Study, draw, per_model_figure_jobs, scaling_plots, slug, study
+from sim.studies.derived import SCALING_EFFICIENCY
 from sim.studies.inference import INPUT_COLUMNS, Context, blank_row, under_stacks
 from sim.workload.model import ModelSpec
 from sim.workload.training import TrainingJob
@@ -65,7 +67,7 @@ class TrainingStudy(Study):
 
     def columns(self, spec: Any = None) -> list[str]:
         des = spec is not None and getattr(spec, "engine", "") == "des"
-        return TrainingPrediction.columns() + (DES_COLUMNS if des else [])
+        return [*TrainingPrediction.columns(), SCALING_EFFICIENCY, *(DES_COLUMNS if des else [])]
 
     def context(self, scn: ResolvedScenario) -> Context:
         return Context(scn, {})
@@ -114,15 +116,15 @@ class TrainingStudy(Study):
 
     def figures(self, scn: ResolvedScenario, rows: list[Row], out: Path) -> list[str]:
         specs = [*scaling_plots(scn, ("mfu", "share_communication")), *scn.spec.plots]
-        written = per_model_figures(scn, rows, specs, out, breakdown=bool(scn.systems))
+        jobs = per_model_figure_jobs(scn, rows, specs, out, breakdown=bool(scn.systems))
         stages_csv = out / "pipeline_stages.csv"
         if getattr(scn.spec, "engine", "") == "des" and stages_csv.is_file():
             table = read_table(stages_csv)
             for model in scn.models:
                 mine = [r for r in table if r["model"] == model]
                 if mine:
-                    written.append(stage_figure(mine, f"{model} on {mine[0]['hardware']}", out, slug(model)))
-        return written
+                    jobs.append(stage_figure_job(mine, f"{model} on {mine[0]['hardware']}", out, slug(model)))
+        return draw(jobs)
 
     def sections(self, scn: ResolvedScenario, rows: list[Row]) -> list[str]:
         return ["## Fastest plan per system, model and card count", "", summary.training_table(rows), ""]
@@ -147,9 +149,7 @@ def timeline(dep: Deployment, model: ModelSpec, job: TrainingJob, out: Path, ste
     return name, res
 
 
-def stage_figure(stages: list[Row], title: str, out: Path, stem: str) -> str:
-    """figures/<stem>_pipeline_stages.png: the per-stage bars of one step."""
-    name = f"figures/{stem}_pipeline_stages.png"
-    (out / "figures").mkdir(parents=True, exist_ok=True)
-    plots.save(plots.pipeline_stages(stages, f"One training step per pipeline stage\n{title}"), out / name)
-    return name
+def stage_figure_job(stages: list[Row], title: str, out: Path, stem: str) -> FigureJob:
+    """The job drawing figures/<stem>_pipeline_stages.png: the per-stage bars of one step."""
+    return (figures.pipeline_stage_figure, (stages, f"One training step per pipeline stage\n{title}", out,
+                                            f"figures/{stem}_pipeline_stages.png"))
