@@ -118,7 +118,8 @@ def line_series(rows: list[Row], spec: PlotSpec, keys: list[str]) -> tuple[dict[
     for key, pts in series.items():
         picked, several = fastest_per_x(pts, spec.x)
         if several and not note:
-            note = f"each point: the fastest {'plan' if spec.x == 'cards' else 'point'} at that {spec.x}"
+            note = ("each point: the fastest plan at that card count" if spec.x == "cards"
+                    else f"each point: the fastest at that {spec.x}")
         out[key] = picked
     return dict(sorted(out.items())), note
 
