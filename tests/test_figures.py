@@ -64,3 +64,26 @@ def test_the_helper_draws_jobs_in_order_and_raises_their_errors(tmp_path):
     finally:
         figure_server.stop()
     assert figure_server.draw([(_writes, (tmp_path, "here.png"))]) == ["here.png"]  # no helper: drawn in-process
+
+
+def test_the_helper_holds_none_of_the_parents_other_pipes():
+    """A pipe the parent opened before forking the helper sees end-of-file once the parent
+    closes its end (a browser driver waiting for its stdin to close hung the suite)."""
+    import os
+    import select
+
+    figure_server.stop()
+    read_end, write_end = os.pipe()
+    figure_server.start()
+    try:
+        assert figure_server.draw([(_noop, ())]) == []  # the helper has run its start-up
+        os.close(write_end)
+        ready, _, _ = select.select([read_end], [], [], 10)
+        assert ready and os.read(read_end, 1) == b""
+    finally:
+        os.close(read_end)
+        figure_server.stop()
+
+
+def _noop() -> list[str]:
+    return []

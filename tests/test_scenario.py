@@ -252,3 +252,12 @@ def test_a_variant_set_merges_one_field_and_null_deletes():
                                                          "achievable_bandwidth_fraction": 0.8,
                                                          "energy_pJ_per_bit": 5.5}}})
     assert list(swapped.memory) == ["gddr"]
+
+
+def test_an_axis_the_mode_ignores_is_warned_about_and_kept_in_the_summary(tmp_path, capsys):
+    data = {**BASE, "name": "ignored-axis", "chip_variants": [], "findings": [], "models": ["Llama-3.1-8B"],
+            "workload": {"phase": ["decode"], "batch": [1], "input_len": [512], "output_len": [128, 256]}}
+    run = run_scenario(data, results_root=tmp_path, workers=1, progress=False)
+    err = capsys.readouterr().err
+    assert "warning: ignored-axis: workload.output_len [128, 256] is ignored" in err
+    assert "## Warnings" in run.summary_md and "only phase generate has output tokens" in run.summary_md

@@ -90,3 +90,32 @@ def test_fit_bracket_that_misses_the_measurement_is_an_error():
     system_case = next(c for c in load_cases(VALIDATION) if c.hardware.system is not None)
     with pytest.raises(ValueError, match="names system"):
         fit_parameter(system_case, "power.active_W", 0.0, 50.0, load_economics({}))
+
+
+def test_shipped_bands_are_what_the_held_out_set_measures(validation):
+    """configs/calibration.yaml is regenerated whenever predictions move (python -m
+    sim.validate.bands): its bands equal those of today's held-out outcomes."""
+    from sim.catalog import load_calibration
+    from sim.validate.bands import measure
+
+    outcomes, _, _ = validation
+    shipped, now = load_calibration(), measure(outcomes)
+    assert set(shipped) == set(now)
+    for key, band in now.items():
+        assert shipped[key]["cases"] == band["cases"], key
+        assert shipped[key]["low"] == pytest.approx(band["low"], abs=0.002), key
+        assert shipped[key]["high"] == pytest.approx(band["high"], abs=0.002), key
+        assert band["low"] <= band["high"]
+
+
+def test_a_band_holds_80_percent_of_its_cases(validation):
+    """By construction 80% (+- one case per tail) of a group's held-out truths fall inside."""
+    from sim.validate.bands import measure, quantity, truth_over_prediction
+
+    outcomes, _, _ = validation
+    band = measure(outcomes)["speed/gpu/single-chip"]
+    ratios = [truth_over_prediction(o) for o in outcomes
+              if o.status == "ok" and not o.fitted and o.arch == "gpu" and o.scope == "single-chip"
+              and quantity(str(o.case.metric)) == "speed"]
+    inside = sum(band["low"] <= r <= band["high"] for r in ratios) / len(ratios)
+    assert len(ratios) == band["cases"] and 0.78 <= inside <= 0.82

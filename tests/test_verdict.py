@@ -112,3 +112,41 @@ def test_summary_opens_with_the_verdicts_and_a_changed_input_flips_one(tmp_path)
     assert same.index("## Verdicts") < same.index("DESCRIPTION")
     assert "**does not hold** at any of 2 points" in same
     assert "**holds** at all 2 points" in fast
+
+
+def test_bands_come_from_calibration_and_say_when_a_verdict_could_flip():
+    """A row's band is its value times the calibration group's low/high; a claim whose
+    threshold lies inside the band is counted as one that could go either way."""
+    from sim.studies.derived import add_bands
+
+    bands = {"speed/gpu/single-chip": {"cases": 30, "low": 0.5, "high": 1.25},
+             "power/any/any": {"cases": 30, "low": 1.0, "high": 1.2}}
+    rows = [{"chip": "A", "cards": 1, "phase": "decode", "batch": b, "throughput_tokens_per_s": 100.0 * b,
+             "tpot_s": 0.01, "energy_j_per_token": 1.0, "error": ""} for b in (1, 4)]
+    add_bands(rows, bands, {"A": "gpu"})
+    r = rows[0]
+    assert (r["throughput_tokens_per_s_low"], r["throughput_tokens_per_s_high"]) == pytest.approx((50, 125))
+    assert (r["tpot_s_low"], r["tpot_s_high"]) == pytest.approx((0.008, 0.02))  # a time: divided by the speed band
+    assert (r["energy_j_per_token_low"], r["energy_j_per_token_high"]) == pytest.approx((0.8, 2.4))  # time x power
+    f = Finding(kind="threshold", metric="throughput_tokens_per_s", by=[], claimed=110.0)
+    line = verdict.verdict_line(rows, f, lambda n: n)
+    assert "could go either way at 1 of 2 points" in line  # 100 (50-125) straddles 110; 400 (200-500) does not
+    bare = [{k: v for k, v in r.items() if not k.endswith(("_low", "_high"))} for r in rows]
+    add_bands(bare, {}, {"A": "gpu"})  # no calibration: no band, rather than a made-up one
+    assert not any(k.endswith("_low") for r in bare for k in r)
+
+
+def test_an_slo_keeps_only_the_points_that_meet_it():
+    """A match under ``slo: {tpot_s: ...}`` counts only points at or under that TPOT; a row
+    lacking the metric does not count."""
+    from sim.report import summary
+
+    rows = [{"chip": "A", "cards": n, "throughput_tokens_per_s": 100.0 * n, "tpot_s": 0.02 * n, "error": ""}
+            for n in (1, 2, 4)] + [{"chip": "B", "cards": 1, "throughput_tokens_per_s": 150.0, "tpot_s": 0.01,
+                                    "error": ""}, {"chip": "A", "cards": 8, "throughput_tokens_per_s": 900.0,
+                                                   "error": ""}]
+    f = Finding(kind="match", metric="throughput_tokens_per_s", of="A", to="B", by=[], slo={"tpot_s": 0.03})
+    assert [r["cards"] for r in summary.selected(rows, f) if r["chip"] == "A"] == [1]
+    assert "no card count of A up to 1 reaches B x1's" in summary.match(summary.selected(rows, f), f, "A", "B")[0]
+    free = Finding(kind="match", metric="throughput_tokens_per_s", of="A", to="B", by=[])
+    assert "2 x A reach B x1's" in summary.match(summary.selected(rows, free), free, "A", "B")[0]

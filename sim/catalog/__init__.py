@@ -307,6 +307,19 @@ def load_economics(overrides: dict[str, Any] | None = None, where: str = "") -> 
         raise ConfigError(f"{where or doc.path}: economics: {err.errors()[0]['msg']}") from None
 
 
+def load_calibration() -> dict[str, Any]:
+    """configs/calibration.yaml: the uncertainty bands measured on held-out validation
+    cases (``sim.validate.bands``); empty when the file is missing."""
+    path = configs_dir() / "calibration.yaml"
+    if not path.is_file():
+        return {}
+    data = read_yaml(path).data
+    bands = data.get("bands") if isinstance(data, dict) else None
+    if not isinstance(bands, dict):
+        raise ConfigError(f"{path}: calibration: 'bands' must be a mapping (regenerate: python -m sim.validate.bands)")
+    return bands
+
+
 def use_catalog(*dirs: str | Path) -> None:
     """Add user catalog folders to the shipped one and forget what was loaded before."""
     add_user_dirs(*dirs)

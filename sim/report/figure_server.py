@@ -86,9 +86,21 @@ def _call(job: FigureJob) -> list[str]:
     return fn(*args)
 
 
+def _max_fd() -> int:
+    try:
+        return int(os.sysconf("SC_OPEN_MAX"))
+    except (ValueError, OSError):
+        return 4096
+
+
 def _serve(conn: Connection) -> None:
-    """The helper: import and warm up the plotting, then draw what it is sent until told to
-    stop or the parent goes."""
+    """The helper: close what it inherited (a parent's other pipes, held open here, would
+    keep their readers from ever seeing end-of-file: a browser driver waiting for its stdin
+    to close would wait forever), import and warm up the plotting, then draw what it is
+    sent until told to stop or the parent goes."""
+    keep = conn.fileno()
+    os.closerange(3, keep)
+    os.closerange(keep + 1, _max_fd())
     from sim.report import plots
 
     plots.warm_up()

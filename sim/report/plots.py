@@ -29,8 +29,8 @@ CATEGORY_MARKERS = {"attention": "o", "projection": "s", "mlp": "^", "moe": "v",
 UNITS: dict[str, tuple[str, float]] = {
     "batch": ("batch (sequences)", 1), "cards": ("cards", 1), "input_len": ("prompt length (tokens)", 1),
     "output_len": ("output length (tokens)", 1), "size_bytes": ("message size (MiB)", 1 / 2**20),
-    "throughput_tokens_per_s": ("output tokens/s", 1),
-    "throughput_tokens_per_s_per_chip": ("output tokens/s per chip", 1),
+    "throughput_tokens_per_s": ("tokens/s (output; prompt in prefill)", 1),
+    "throughput_tokens_per_s_per_chip": ("tokens/s per chip (output; prompt in prefill)", 1),
     "prompt_tokens_per_s": ("prompt tokens/s", 1),
     "tpot_s": ("time per output token (ms)", 1e3), "ttft_s": ("time to first token (ms)", 1e3),
     "e2e_latency_s": ("end-to-end latency (s)", 1), "step_time_s": ("step time (s)", 1),
@@ -154,8 +154,14 @@ def line_plot(rows: list[Row], spec: PlotSpec, title: str) -> Figure | None:
         series, note = line_series([r for r in usable if r[spec.panels] == panel], spec, keys)
         notes.add(note)
         for key, pts in series.items():
-            ax.plot([shown(spec.x, r[spec.x]) for r in pts], [shown(spec.y, r[spec.y]) for r in pts],
-                    marker="o", ms=3, label=key)
+            xs = [shown(spec.x, r[spec.x]) for r in pts]
+            (line,) = ax.plot(xs, [shown(spec.y, r[spec.y]) for r in pts], marker="o", ms=3, label=key)
+            lows, highs = ([r.get(f"{spec.y}_{end}") for r in pts] for end in ("low", "high"))
+            if all(isinstance(v, (int, float)) and v == v for v in (*lows, *highs)):
+                ax.fill_between(xs, [shown(spec.y, float(v or 0)) for v in lows],
+                                [shown(spec.y, float(v or 0)) for v in highs],
+                                color=line.get_color(), alpha=0.12, linewidth=0)
+                notes.add("shaded: where 80% of held-out measurements fell")
         ax.set_title(f"{spec.panels} = {panel}", fontsize=9)
         ax.set_xlabel(column_label(spec.x, usable))
         if spec.logx:

@@ -27,7 +27,9 @@ class Finding(Spec):
     - ``threshold``: ``metric`` of chip ``of`` (every chip when unset) against ``claimed``.
 
     ``where`` keeps only the rows whose columns take the listed values (``{phase: [decode]}``)
-    before anything is computed.
+    and ``slo`` only those whose metrics are at most the given bounds (``{tpot_s: 0.05}``),
+    before anything is computed: a ``match`` with an SLO counts the cards of ``of`` that
+    reach ``to``'s throughput at a TPOT of 50 ms or less.
 
     A finding with ``claimed`` is a testable claim: the summary opens with its verdict, found
     point by point (holds everywhere, nowhere, or only where the sweep says; see
@@ -51,6 +53,7 @@ class Finding(Spec):
     value: str = "compute"
     text: str = ""
     where: dict[str, list[str | float]] = {}
+    slo: dict[str, PositiveFloat] = {}
     claimed: PositiveFloat | list[PositiveFloat] | str | None = None
     claim_holds: Literal["at_least", "at_most", "between", "equals"] = "at_least"
     sensitivity: list[str] | None = None

@@ -36,12 +36,12 @@ def series_keys(rows: list[Row], axis: str) -> list[str]:
 
 
 def selected(rows: list[Row], f: Finding) -> list[Row]:
-    """The rows a finding's ``where`` keeps (every row when it has none); numbers compare
-    as numbers, so ``batch: [16]`` matches 16 and 16.0."""
-    if not f.where:
-        return rows
+    """The rows a finding's ``where`` keeps (numbers compare as numbers, so ``batch: [16]``
+    matches 16 and 16.0) that also meet its ``slo`` bounds (a row lacking the metric does
+    not)."""
     wanted = {k: {_norm(v) for v in vs} for k, vs in f.where.items()}
-    return [r for r in rows if all(_norm(r.get(k, "")) in vs for k, vs in wanted.items())]
+    kept = [r for r in rows if all(_norm(r.get(k, "")) in vs for k, vs in wanted.items())]
+    return [r for r in kept if all((num(r.get(m)) is not None and r[m] <= bound) for m, bound in f.slo.items())]
 
 
 def _norm(v: Any) -> Any:

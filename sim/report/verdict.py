@@ -30,23 +30,59 @@ class Tested:
     where: dict[str, Any]
     value: float | str
     holds: bool
+    band: tuple[float, float] | None = None  # where the value lies given the model's measured error
+
+    def uncertain(self, f: Finding) -> bool:
+        """Whether the claim's outcome differs somewhere inside the band."""
+        if self.band is None:
+            return False
+        lo, hi = self.band
+        if isinstance(f.claimed, list):
+            c0, c1 = f.claimed
+            return not (c0 <= lo and hi <= c1) and not (hi < c0 or lo > c1)
+        return f.holds(lo) != f.holds(hi)
 
 
-def tested_points(rows: list[Row], f: Finding, canonical) -> list[Tested]:
-    """Every point ``f``'s claim applies to, with its value and whether the claim holds."""
+RatioBands = dict[str, dict[str, tuple[float, float]]]  # metric -> scope -> (low, high) factor on a ratio
+
+
+def tested_points(rows: list[Row], f: Finding, canonical, ratio_bands: RatioBands | None = None) -> list[Tested]:
+    """Every point ``f``'s claim applies to, with its value, whether the claim holds and
+    the band the value lies in (a ratio's from ``ratio_bands``, the measured error of
+    comparisons, else from the two sides' own bands)."""
     rows = summary.ok(summary.selected(rows, f))
     if f.kind == "compare":
         of, to = canonical(f.of), canonical(f.to)
         pairs = [p for ps in summary.matched_pairs(rows, [], of, to).values() for p in ps]
-        return [Tested(_coords(a), v, f.holds(v)) for a, b in pairs for v in summary.ratios([(a, b)], f.metric)]
+        return [Tested(_coords(a), v, f.holds(v), _ratio_band(a, b, f.metric, v, ratio_bands or {}))
+                for a, b in pairs for v in summary.ratios([(a, b)], f.metric)]
     if f.kind == "match":
         return _match_points(rows, f, canonical(f.of), canonical(f.to))
     chip = canonical(f.of) if f.of else None
     mine = [r for r in rows if chip is None or r["chip"] == chip]
     if f.kind == "bound":
         return [Tested(_coords(r), str(r["bound"]), f.holds(str(r["bound"]))) for r in mine]
-    return [Tested(_coords(r), r[f.metric], f.holds(r[f.metric])) for r in mine
+    return [Tested(_coords(r), r[f.metric], f.holds(r[f.metric]), _band(r, f.metric)) for r in mine
             if summary.num(r.get(f.metric)) is not None]
+
+
+def _band(r: Row, metric: str) -> tuple[float, float] | None:
+    lo, hi = summary.num(r.get(f"{metric}_low")), summary.num(r.get(f"{metric}_high"))
+    return (lo, hi) if lo is not None and hi is not None else None
+
+
+def _ratio_band(a: Row, b: Row, metric: str, ratio: float, ratio_bands: RatioBands) -> tuple[float, float] | None:
+    """The ratio a / b times the measured error band of comparisons at this scope; without
+    one, with each side anywhere in its own band (the errors taken as independent: the
+    widest the ratio can be)."""
+    scope = "multi-card" if max(int(a.get("cards") or 1), int(b.get("cards") or 1)) > 1 else "single-chip"
+    factor = ratio_bands.get(metric, {}).get(scope)
+    if factor is not None:
+        return ratio * factor[0], ratio * factor[1]
+    ba, bb = _band(a, metric), _band(b, metric)
+    if ba is None or bb is None or bb[0] <= 0:
+        return None
+    return ba[0] / bb[1], ba[1] / bb[0]
 
 
 def _coords(r: Row) -> dict[str, Any]:
@@ -69,13 +105,29 @@ def _match_points(rows: list[Row], f: Finding, of: str, to: str) -> list[Tested]
     return out
 
 
-def verdict_line(rows: list[Row], f: Finding, canonical) -> str:
+def verdict_line(rows: list[Row], f: Finding, canonical, ratio_bands: RatioBands | None = None) -> str:
     """One line: the claim, then holds / does not hold / holds only when ..., with the
     values the sweep found."""
-    tested = tested_points(rows, f, canonical)
+    tested = tested_points(rows, f, canonical, ratio_bands)
     claim = f"{f.text or f.claim_text()} [tested: {f.claim_text()}]"
     if not tested:
         return f"{claim}: **not tested**: no point of the sweep ran where it applies."
+    return _outcome(claim, tested) + _band_note(tested, f)
+
+
+def _band_note(tested: list[Tested], f: Finding) -> str:
+    """How many verdicts could flip within the model's measured error bands."""
+    banded = [t for t in tested if t.band is not None]
+    if not banded:
+        return ""
+    flips = sum(t.uncertain(f) for t in banded)
+    if not flips:
+        return f" Within the error bands it stands at all {len(banded)} banded points."
+    return (f" Within the error bands (80% of held-out measurements; for a ratio, the measured error of "
+            f"comparisons) it could go either way at {flips} of {len(banded)} points.")
+
+
+def _outcome(claim: str, tested: list[Tested]) -> str:
     held = [t for t in tested if t.holds]
     n = len(tested)
     if len(held) == n:

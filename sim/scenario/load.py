@@ -208,7 +208,7 @@ def resolve(spec: ScenarioBase, doc: LocatedYaml, columns: list[str]) -> Resolve
             if who is not None and aliases.get(who, who) not in {**chips, **systems}:
                 raise ConfigError(f"{doc.where(('findings', i))}: findings: '{who}' is not a chip or system "
                                   "of this scenario")
-        _check_columns(doc, ("findings", i), [f.metric, f.axis, *f.by, *f.where], columns)
+        _check_columns(doc, ("findings", i), [f.metric, f.axis, *f.by, *f.where, *f.slo], columns)
     for i, plot in enumerate(spec.plots):
         _check_columns(doc, ("plots", i), [plot.x, plot.y, plot.lines, plot.panels], columns)
     return ResolvedScenario(spec, doc.path, chips, models, econ, aliases, systems, stacks)

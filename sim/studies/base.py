@@ -10,12 +10,13 @@ figures and its summary section. Adding a study kind is one module in ``sim/stud
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sim.catalog import results_dir, shipped_dir, suggest, validated
+from sim.catalog import load_calibration, results_dir, shipped_dir, suggest, validated
 from sim.catalog.provenance import sourced_numbers
 from sim.catalog.yaml_io import LocatedYaml
 from sim.errors import ConfigError
@@ -116,6 +117,11 @@ class Study:
         """Figures written under ``out/figures``, relative to ``out``."""
         return []
 
+    def ignored(self, scn: ResolvedScenario) -> list[str]:
+        """Axes or fields the scenario sets that this mode does not use, one line each:
+        printed as warnings and kept in the summary (never silently dropped)."""
+        return []
+
     def overview(self, scn: ResolvedScenario, rows: list[Row]) -> str:
         s, econ = scn.spec, scn.economics
         n_ok = len(summary.ok(rows))
@@ -175,12 +181,13 @@ def run_scenario(source: str | Path | dict[str, Any], results_root: Path | None 
                     **{n: s.model_dump(mode="json") for n, s in scn.systems.items()}},
                    {n: m.model_dump(mode="json") for n, m in scn.models.items()},
                    scn.economics.model_dump(mode="json"), git_revision(shipped_dir()))
+    for line in st.ignored(scn):
+        print(f"warning: {scn.spec.name}: {line}", file=sys.stderr)
     context = st.context(scn)
     writer = ResultWriter(out / st.csv_name, st.input_columns + st.columns(scn.spec) + ["error"])
     rows = run_points(st.points(scn, context), st.fill, context, writer, workers=workers, progress=progress,
                       desc=scn.spec.name, heavy=st.heavy)
-    if derived.SCALING_EFFICIENCY in writer.columns:
-        derived.add_scaling_efficiency(rows)
+    if derived.add_sweep_columns(rows, writer.columns, arch_of(scn)):
         write_rows(out / st.csv_name, writer.columns, rows)
     files = [st.csv_name, *st.finish(scn, rows, out, context)]
     figures = st.figures(scn, rows, out)
@@ -188,6 +195,11 @@ def run_scenario(source: str | Path | dict[str, Any], results_root: Path | None 
     (out / "summary.md").write_text(text, encoding="utf-8")
     html.write_report(out / "report.html", scn.spec.title, text, provenance(scn))
     return ScenarioRun(out, rows, text, st.csv_name, files + figures + ["summary.md", "report.html", "resolved.yaml"])
+
+
+def arch_of(scn: ResolvedScenario) -> dict[str, str]:
+    """Chip or system name -> the chip's kind (gpu, systolic, dataflow, wafer, lpu)."""
+    return {**{n: c.kind for n, c in scn.chips.items()}, **{n: s.chip.kind for n, s in scn.systems.items()}}
 
 
 def provenance(scn: ResolvedScenario) -> list[tuple[str, list[tuple[str, object, str]]]]:
@@ -208,6 +220,14 @@ def evaluate_scenario(source: str | Path | dict[str, Any], csv_path: Path, worke
                       desc=scn.spec.name, heavy=st.heavy)
 
 
+BANDS_NOTE = ("Error bands: a number's `_low` / `_high` columns (and the shaded areas of the figures) are where "
+              "80% of the published measurements the model was not fitted on fell, for the same architecture family "
+              "and single-chip or multi-card scope (`configs/calibration.yaml`, from `python -m sim.validate.bands`); "
+              "a ratio's band in a verdict is the measured error of comparisons: two chips' predictions against "
+              "their published measurements of the same workload. "
+              "They measure the simulator's own error; they do not widen for assumed inputs of unmeasured chips.")
+
+
 def summary_markdown(scn: ResolvedScenario, st: Study, rows: list[Row], figures: list[str]) -> str:
     """Title, claim, the verdict on each testable claim, description, what ran, findings,
     the study's sections, failed points, assumptions and figures."""
@@ -217,8 +237,11 @@ def summary_markdown(scn: ResolvedScenario, st: Study, rows: list[Row], figures:
         lines += [f"**Claim tested:** {s.claim}", ""]
     claims = [f for f in s.findings if f.claimed is not None]
     if claims:
-        lines += ["## Verdicts", ""] + [f"- {verdict.verdict_line(rows, f, scn.canonical_chip)}" for f in claims]
+        ratio = derived.ratio_bands(load_calibration())
+        lines += ["## Verdicts", ""] + [f"- {verdict.verdict_line(rows, f, scn.canonical_chip, ratio)}" for f in claims]
         lines.append("")
+    if any(k.endswith("_low") for r in rows[:1] for k in r):
+        lines += [BANDS_NOTE, ""]
     if s.description:
         lines += [s.description.strip(), ""]
     lines += [st.overview(scn, rows), ""]
@@ -234,6 +257,9 @@ def summary_markdown(scn: ResolvedScenario, st: Study, rows: list[Row], figures:
                 lines += [f"- {line}" for line in sensitivity.verdict_lines(scn, st, rows, f)]
             lines.append("")
     lines += st.sections(scn, rows)
+    ignored = st.ignored(scn)
+    if ignored:
+        lines += ["## Warnings", ""] + [f"- {line}" for line in ignored] + [""]
     fails = st.failures(rows)
     if fails:
         lines += ["## Failed points", ""] + [f"- {f}" for f in fails] + [""]

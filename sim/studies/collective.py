@@ -15,6 +15,7 @@ from sim.report.spec import PlotSpec
 from sim.scenario.load import ResolvedScenario
 from sim.scenario.spec import ListAxes, ScenarioBase
 from sim.studies.base import Row, Study, draw, line_figure_jobs, study
+from sim.studies.derived import band_columns
 from sim.studies.inference import INPUT_COLUMNS, blank_row
 
 
@@ -43,7 +44,7 @@ class CollectiveStudy(Study):
     tiny = {"systems": ["HGX-H100-8GPU"], "cards": [8], "collective": {"kind": ["all_reduce"], "size_bytes": [1e6, 1e9]}}
 
     def columns(self, spec: Any = None) -> list[str]:
-        return CollectiveResult.columns()
+        return [*CollectiveResult.columns(), *band_columns(CollectiveResult.columns())]
 
     def points(self, scn: ResolvedScenario, context: Any) -> list[Row]:
         spec: CollectiveScenario = scn.spec  # type: ignore[assignment]

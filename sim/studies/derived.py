@@ -30,3 +30,83 @@ def add_scaling_efficiency(rows: list[Row]) -> None:
         ref = base.get(tuple(r.get(k, "") for k in _SERIES))
         if not r.get("error") and v is not None and ref:
             r[SCALING_EFFICIENCY] = v / ref[1]
+
+
+# Metrics that carry a band, and how: (the band's quantity, its power: +1 scales with the
+# quantity's truth/prediction ratio, -1 inversely). Energy per token or step is time x power;
+# cost per token is taken to scale with time (ownership dominates it; the electricity share
+# also moves with power, which this leaves out).
+BANDED: dict[str, tuple[tuple[str, int], ...]] = {
+    "throughput_tokens_per_s": (("speed", 1),), "throughput_tokens_per_s_per_chip": (("speed", 1),),
+    "prompt_tokens_per_s": (("speed", 1),), "mfu": (("speed", 1),),
+    "ttft_s": (("speed", -1),), "tpot_s": (("speed", -1),), "e2e_latency_s": (("speed", -1),),
+    "step_time_s": (("speed", -1),),
+    "energy_j_per_token": (("speed", -1), ("power", 1)), "energy_j_per_step": (("speed", -1), ("power", 1)),
+    "cost_per_million_tokens": (("speed", -1),),
+    "busbw_GBps": (("bandwidth", 1),), "algbw_GBps": (("bandwidth", 1),), "time_s": (("bandwidth", -1),),
+}
+
+
+def band_columns(metrics: list[str]) -> list[str]:
+    """``<metric>_low`` and ``<metric>_high`` for each of ``metrics`` that carries a band."""
+    return [f"{m}_{end}" for m in metrics if m in BANDED for end in ("low", "high")]
+
+
+def add_bands(rows: list[Row], bands: dict[str, Any], arch_of: dict[str, str]) -> None:
+    """``<metric>_low`` / ``_high``: where the truth falls for 80% of held-out published
+    measurements of the same architecture family and scope (``sim.validate.bands``), for
+    every banded metric a row has. ``arch_of``: chip or system name -> chip kind."""
+    from sim.validate.bands import band_key
+
+    for r in summary.ok(rows):
+        scope = "multi-card" if int(r.get("cards") or 1) > 1 else "single-chip"
+        arch = arch_of.get(str(r.get("chip")), "")
+        for metric, parts in BANDED.items():
+            value = summary.num(r.get(metric))
+            if value is None:
+                continue
+            lo = hi = value
+            for q, power in parts:
+                key = band_key(bands, q, arch, scope)
+                if key is None:
+                    break
+                a, b = bands[key]["low"] ** power, bands[key]["high"] ** power
+                lo, hi = lo * min(a, b), hi * max(a, b)
+            else:
+                r[f"{metric}_low"], r[f"{metric}_high"] = lo, hi
+
+
+def add_sweep_columns(rows: list[Row], columns: list[str], arch_of: dict[str, str]) -> bool:
+    """Fill whichever of the sweep-wide columns ``columns`` has; whether any was."""
+    did = False
+    if SCALING_EFFICIENCY in columns:
+        add_scaling_efficiency(rows)
+        did = True
+    if any(c.endswith(("_low", "_high")) and c.rsplit("_", 1)[0] in BANDED for c in columns):
+        from sim.catalog import load_calibration
+
+        add_bands(rows, load_calibration(), arch_of)
+        did = True
+    return did
+
+
+def ratio_bands(bands: dict[str, Any]) -> dict[str, dict[str, tuple[float, float]]]:
+    """Per banded metric and scope, the band of a ratio of two chips' values, from the
+    measured error of comparisons (``<quantity>-ratio`` groups of ``sim.validate.bands``);
+    a metric with a part no comparison measured gets none (its verdicts fall back to the
+    two sides' own bands, taken as independent)."""
+    from sim.validate.bands import band_key
+
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for metric, parts in BANDED.items():
+        for scope in ("single-chip", "multi-card"):
+            lo = hi = 1.0
+            for q, power in parts:
+                key = band_key(bands, f"{q}-ratio", "any", scope)
+                if key is None:
+                    break
+                a, b = bands[key]["low"] ** power, bands[key]["high"] ** power
+                lo, hi = lo * min(a, b), hi * max(a, b)
+            else:
+                out.setdefault(metric, {})[scope] = (lo, hi)
+    return out

@@ -25,7 +25,7 @@ from sim.scenario.load import ResolvedScenario
 from sim.scenario.spec import ListAxes, ScenarioBase
 from sim.scenario.store import write_table
 from sim.studies.base import Row, Study, draw, per_model_figure_jobs, scaling_plots, slug, study
-from sim.studies.derived import SCALING_EFFICIENCY
+from sim.studies.derived import SCALING_EFFICIENCY, band_columns
 from sim.studies.sensitivity import ENERGY_COST_METRICS
 from sim.workload.spec import Phase, Precision, Workload
 
@@ -107,7 +107,7 @@ class InferenceStudy(Study):
             "workload": {"phase": ["decode"], "batch": [1, 4], "input_len": [256]}}
 
     def columns(self, spec: Any = None) -> list[str]:
-        return [*Prediction.columns(), SCALING_EFFICIENCY]
+        return [*Prediction.columns(), SCALING_EFFICIENCY, *band_columns(Prediction.columns())]
 
     def context(self, scn: ResolvedScenario) -> Context:
         return Context(scn, {})
@@ -164,6 +164,17 @@ class InferenceStudy(Study):
 
     def sections(self, scn: ResolvedScenario, rows: list[Row]) -> list[str]:
         return ["## Best point per chip, model and phase", "", summary.best_table(rows), ""]
+
+    def ignored(self, scn: ResolvedScenario) -> list[str]:
+        spec: InferenceScenario = scn.spec  # type: ignore[assignment]
+        w, out = spec.workload, []
+        if "generate" not in w.phase and w.output_len != [1]:
+            out.append(f"workload.output_len {w.output_len} is ignored: only phase generate has output tokens "
+                       f"(phases here: {', '.join(w.phase)})")
+        if spec.roofline and not any(r for r in self.points(scn, None) if r.get("roofline")):
+            out.append("roofline: true draws nothing: the roofline places single-chip points, and this scenario "
+                       "runs only systems (set roofline: false)")
+        return out
 
 
 DEFAULT_PLOTS = (

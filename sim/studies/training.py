@@ -24,7 +24,7 @@ from sim.scenario.load import ResolvedScenario
 from sim.scenario.spec import ListAxes, ScenarioBase
 from sim.scenario.store import read_table, write_table
 from sim.studies.base import Row, Study, draw, per_model_figure_jobs, scaling_plots, slug, study
-from sim.studies.derived import SCALING_EFFICIENCY
+from sim.studies.derived import SCALING_EFFICIENCY, band_columns
 from sim.studies.inference import INPUT_COLUMNS, Context, blank_row, under_stacks
 from sim.workload.model import ModelSpec
 from sim.workload.training import TrainingJob
@@ -67,7 +67,8 @@ class TrainingStudy(Study):
 
     def columns(self, spec: Any = None) -> list[str]:
         des = spec is not None and getattr(spec, "engine", "") == "des"
-        return [*TrainingPrediction.columns(), SCALING_EFFICIENCY, *(DES_COLUMNS if des else [])]
+        return [*TrainingPrediction.columns(), SCALING_EFFICIENCY, *band_columns(TrainingPrediction.columns()),
+                *(DES_COLUMNS if des else [])]
 
     def context(self, scn: ResolvedScenario) -> Context:
         return Context(scn, {})
