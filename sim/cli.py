@@ -96,6 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help="results root (default: results/)")
     run.add_argument("--workers", type=_int_in(1, MAX_COUNT), default=None, help="processes (default: all cores)")
     run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--resume", action="store_true",
+                     help="keep the points an interrupted (or earlier) run finished and run only the rest")
     run.set_defaults(func=_cmd_run)
 
     ls = sub.add_parser("list", help="list chips, models or scenarios")
@@ -196,8 +198,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sim.studies import run_scenario
 
     run = run_scenario(args.scenario, Path(args.out) if args.out else None, args.workers,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, resume=args.resume)
     print(f"{len(run.rows)} points ({run.failed} failed) -> {run.out_dir}/{run.csv_name}, summary.md, report.html, figures/")
+    if run.rows and run.failed == len(run.rows):
+        first = next(str(r["error"]) for r in run.rows if r.get("error"))
+        print(f"error: every point failed (e.g. {first}); see {run.out_dir}/summary.md", file=sys.stderr)
+        return 1
     return 0
 
 

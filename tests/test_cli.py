@@ -145,3 +145,15 @@ def test_predict_on_a_system_without_a_plan_takes_the_smallest_that_fits(capsys,
     out = json.loads(captured.out)
     assert captured.err.startswith("plan: smallest plan that fits:")
     assert chips[0] <= out["tp"] * out["pp"] * out["dp"] <= chips[1] and out["tpot_s"] > 0
+
+
+def test_run_where_every_point_fails_exits_nonzero(tmp_path, capsys):
+    """Llama-3.1-405B in bf16 fits no single L2 (24 GB): all points fail, the run says so
+    in one line and exits 1 (the CSV and summary are still written)."""
+    scenario = tmp_path / "all-fail.yaml"
+    scenario.write_text("name: all-fail\ntitle: t\nchips: [L2]\nmodels: [Llama-3.1-405B]\n"
+                        "workload: {phase: [decode], batch: [1, 2], input_len: [512]}\nroofline: false\n")
+    assert main(["run", str(scenario), "--out", str(tmp_path / "out"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "error: every point failed" in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "out" / "all-fail" / "summary.md").is_file()

@@ -4,6 +4,7 @@ point is recorded and the others still run; what-if variants and bad files."""
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -123,8 +124,9 @@ def test_interrupted_sweep_keeps_the_rows_it_finished(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "evaluate", stop_after_five)
     with pytest.raises(KeyboardInterrupt):
         run_scenario(_write(tmp_path, BASE), results_root=tmp_path / "out", workers=1, progress=False)
-    with (tmp_path / "out" / "tiny" / "results.csv").open() as f:
+    with (tmp_path / "out" / "tiny" / "results.csv.partial").open() as f:  # results.csv only when complete
         assert len(list(csv.DictReader(f))) == 5
+    assert not (tmp_path / "out" / "tiny" / "results.csv").exists()
 
 
 SERVING = {
@@ -173,7 +175,7 @@ def test_interrupted_serving_sweep_keeps_the_rows_it_finished(tmp_path, monkeypa
     monkeypatch.setattr(runner, "evaluate", stop_after_three)
     with pytest.raises(KeyboardInterrupt):
         run_scenario(_write(tmp_path, SERVING), results_root=tmp_path / "out", workers=1, progress=False)
-    with (tmp_path / "out" / "serve-tiny" / "serving.csv").open() as f:
+    with (tmp_path / "out" / "serve-tiny" / "serving.csv.partial").open() as f:
         assert len(list(csv.DictReader(f))) == 3
 
 
@@ -261,3 +263,52 @@ def test_an_axis_the_mode_ignores_is_warned_about_and_kept_in_the_summary(tmp_pa
     err = capsys.readouterr().err
     assert "warning: ignored-axis: workload.output_len [128, 256] is ignored" in err
     assert "## Warnings" in run.summary_md and "only phase generate has output tokens" in run.summary_md
+
+
+def _tiny(name: str) -> dict:
+    return {**BASE, "name": name, "chip_variants": [], "findings": [], "models": ["Llama-3.1-8B"],
+            "workload": {"phase": ["decode"], "batch": [1, 2, 4, 8], "input_len": [512]}, "roofline": False}
+
+
+def test_an_interrupted_rerun_keeps_the_earlier_results_and_resume_finishes_it(tmp_path, monkeypatch, capsys):
+    """A rerun writes results.csv.partial and moves it over results.csv only when complete:
+    interrupted after 3 points, the earlier results.csv is whole and the partial holds the 3;
+    --resume then runs only the other 5 and gives the same rows as a fresh run."""
+    from sim.studies import study_for
+
+    first = run_scenario(_tiny("resume"), results_root=tmp_path, workers=1, progress=False)
+    final = first.out_dir / "results.csv"
+    before = final.read_text()
+    st = study_for("inference")
+    fill, calls = st.fill, []
+
+    def interrupted(context, row):
+        calls.append(row["batch"])
+        if len(calls) > 3:
+            raise KeyboardInterrupt
+        fill(context, row)
+
+    monkeypatch.setattr(type(st), "fill", staticmethod(interrupted))
+    with pytest.raises(KeyboardInterrupt):
+        run_scenario(_tiny("resume"), results_root=tmp_path, workers=1, progress=False)
+    assert final.read_text() == before
+    assert len((first.out_dir / "results.csv.partial").read_text().splitlines()) == 1 + 3
+    calls.clear()
+    monkeypatch.setattr(type(st), "fill", staticmethod(lambda context, row: (calls.append(1), fill(context, row))))
+    again = run_scenario(_tiny("resume"), results_root=tmp_path, workers=1, progress=False, resume=True)
+    assert len(calls) == len(first.rows) - 3
+    assert "3 of 8 points kept, 5 to run" in capsys.readouterr().err
+    assert not (first.out_dir / "results.csv.partial").exists()
+    with final.open() as f_now, io.StringIO(before) as f_then:  # the same numbers (kept ones as the CSV holds them)
+        for now, then in zip(csv.DictReader(f_now), csv.DictReader(f_then), strict=True):
+            for k, v in then.items():
+                assert now[k] == v or float(now[k]) == pytest.approx(float(v), rel=1e-5), k
+    assert [r["batch"] for r in again.rows] == [r["batch"] for r in first.rows]
+
+
+def test_figures_of_an_earlier_run_do_not_stay_beside_new_results(tmp_path):
+    run = run_scenario(_tiny("stale"), results_root=tmp_path, workers=1, progress=False)
+    stale = run.out_dir / "figures" / "old_metric_vs_batch.png"
+    stale.write_bytes(b"")
+    run_scenario(_tiny("stale"), results_root=tmp_path, workers=1, progress=False)
+    assert not stale.exists()

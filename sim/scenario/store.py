@@ -88,6 +88,40 @@ def write_resolved(out_dir: Path, scenario: dict, chips: dict, models: dict, eco
     (out_dir / "resolved.yaml").write_text(dump_yaml(resolved), encoding="utf-8")
 
 
+def point_key(row: dict[str, Any], input_columns: list[str]) -> tuple:
+    """What identifies a point: its input columns as the CSV writes them."""
+    return tuple(str(fmt(row.get(c, ""))) for c in input_columns)
+
+
+def finished_rows(path: Path, input_columns: list[str]) -> dict[tuple, dict[str, Any]]:
+    """The rows of a results CSV that ran without error, by point key, with numbers read
+    back as numbers ("" stays empty, True/False as booleans); nothing when it is missing or
+    its header lacks the inputs."""
+    if not path.is_file():
+        return {}
+    try:
+        table = read_table(path)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+    if not table or any(c not in table[0] for c in input_columns):
+        return {}
+    rows = [{k: _value(v) for k, v in r.items()} for r in table if not r.get("error")]
+    return {point_key(r, input_columns): r for r in rows}
+
+
+def _value(text: str | None) -> Any:
+    if not text:
+        return ""
+    if text in ("True", "False"):
+        return text == "True"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def read_table(path: Path) -> list[dict[str, str]]:
     """A CSV written by ``write_table`` or ``ResultWriter``, as rows of strings."""
     with path.open(newline="", encoding="utf-8") as f:

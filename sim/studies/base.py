@@ -23,6 +23,7 @@ from sim.errors import ConfigError
 from sim.report import figure_server, figures, html, summary, verdict
 from sim.report.figure_server import FigureJob
 from sim.report.spec import PlotSpec
+from sim.scenario import store
 from sim.scenario.load import ResolvedScenario, read_scenario, resolve
 from sim.scenario.runner import run_points
 from sim.scenario.spec import ScenarioBase
@@ -168,9 +169,12 @@ class ScenarioRun:
 
 
 def run_scenario(source: str | Path | dict[str, Any], results_root: Path | None = None,
-                 workers: int | None = None, progress: bool = True) -> ScenarioRun:
-    """Run a scenario end to end: its points streamed to results/<name>/<csv>, then the
-    study's tables and traces, figures, summary.md and resolved.yaml."""
+                 workers: int | None = None, progress: bool = True, resume: bool = False) -> ScenarioRun:
+    """Run a scenario end to end: its points streamed to results/<name>/<csv>.partial
+    (moved over <csv> when the run is complete, so a rerun never destroys an earlier run's
+    rows), then the study's tables and traces, figures (stale ones removed), summary.md and
+    resolved.yaml. ``resume``: points already in the partial file of an interrupted run (or
+    else in the last complete CSV), with no error, are kept as they are and only the rest run."""
     figure_server.start()  # imports the plotting while the scenario loads and runs
     scn = load_scenario(source)
     st = study_for(scn.spec.mode)
@@ -184,13 +188,29 @@ def run_scenario(source: str | Path | dict[str, Any], results_root: Path | None 
     for line in st.ignored(scn):
         print(f"warning: {scn.spec.name}: {line}", file=sys.stderr)
     context = st.context(scn)
-    writer = ResultWriter(out / st.csv_name, st.input_columns + st.columns(scn.spec) + ["error"])
-    rows = run_points(st.points(scn, context), st.fill, context, writer, workers=workers, progress=progress,
-                      desc=scn.spec.name, heavy=st.heavy)
-    if derived.add_sweep_columns(rows, writer.columns, arch_of(scn)):
-        write_rows(out / st.csv_name, writer.columns, rows)
+    final, partial = out / st.csv_name, out / f"{st.csv_name}.partial"
+    columns = st.input_columns + st.columns(scn.spec) + ["error"]
+    points = st.points(scn, context)
+    kept = store.finished_rows(partial if partial.is_file() else final, st.input_columns) if resume else {}
+    keys = [store.point_key(p, st.input_columns) for p in points]
+    reused = {k: kept[k] for k, p in zip(keys, points, strict=True) if k in kept and not p.get("roofline")}
+    if resume:
+        print(f"{scn.spec.name}: resuming: {len(reused)} of {len(points)} points kept, "
+              f"{len(points) - len(reused)} to run", file=sys.stderr)
+    writer = ResultWriter(partial, columns)
+    for row in reused.values():
+        writer.write(row)
+    fresh = iter(run_points([p for k, p in zip(keys, points, strict=True) if k not in reused], st.fill, context,
+                            writer, workers=workers, progress=progress, desc=scn.spec.name, heavy=st.heavy))
+    rows = [reused[k] if k in reused else next(fresh) for k in keys]
+    derived.add_sweep_columns(rows, columns, arch_of(scn))
+    write_rows(partial, columns, rows)  # in point order, with the sweep-wide columns
+    partial.replace(final)
     files = [st.csv_name, *st.finish(scn, rows, out, context)]
     figures = st.figures(scn, rows, out)
+    for stale in (out / "figures").glob("*.png"):
+        if f"figures/{stale.name}" not in figures:
+            stale.unlink()
     text = summary_markdown(scn, st, rows, figures)
     (out / "summary.md").write_text(text, encoding="utf-8")
     html.write_report(out / "report.html", scn.spec.title, text, provenance(scn))
