@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from sim.catalog import load_chip, scenarios_dir
+from sim.cli import main
 from sim.errors import ConfigError
 from sim.studies import load_scenario, run_scenario
 
@@ -312,3 +313,16 @@ def test_figures_of_an_earlier_run_do_not_stay_beside_new_results(tmp_path):
     stale.write_bytes(b"")
     run_scenario(_tiny("stale"), results_root=tmp_path, workers=1, progress=False)
     assert not stale.exists()
+
+
+def test_a_sweep_too_big_is_refused_before_it_is_built_and_a_large_one_warned(tmp_path, capsys):
+    big = {**BASE, "name": "big", "chip_variants": [], "findings": [], "models": ["Llama-3.1-8B"],
+           "workload": {"phase": ["decode"], "batch": list(range(1, 1001)), "input_len": list(range(1, 2001))}}
+    assert main(["run", _write(tmp_path, big), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "up to 4,000,000 points (hardware 2 x workload.batch 1000 x workload.input_len 2000)" in err
+    assert "the limit is 1,000,000" in err and len(err.splitlines()) == 1
+    from sim.studies.base import size_warnings
+
+    large = {**big, "workload": {"phase": ["decode"], "batch": list(range(1, 301)), "input_len": list(range(1, 301))}}
+    assert "a large sweep: up to 180,000 points" in size_warnings(load_scenario(_write(tmp_path, large)))[0]

@@ -115,6 +115,26 @@ class ScenarioBase(Spec):
             raise ValueError("cards per model are only for mode: serving")
         return self
 
+    def size_bound(self) -> tuple[int, str]:
+        """At most how many points the scenario makes (the product of its axes, before points
+        that do not apply are dropped), and that product written out: computed from the
+        axes alone, so a sweep too big to build is refused before it is built."""
+        parts = {"hardware": len(self.chips) + len(self.chip_variants)
+                 + (len(self.systems) + len(self.system_variants)) * len(self.cards) * len(self.parallelism),
+                 "models (x own precisions)": max(1, sum(1 if isinstance(m, str) else len(m.precision)
+                                                          for m in self.models)),
+                 "stacks": max(1, len(self.stacks))}
+        for name in type(self).model_fields:
+            block = getattr(self, name)
+            if isinstance(block, ListAxes):
+                for axis, values in block:
+                    if isinstance(values, list) and len(values) > 1:
+                        parts[f"{name}.{axis}"] = len(values)
+        total = 1
+        for n in parts.values():
+            total *= n
+        return total, " x ".join(f"{k} {n}" for k, n in parts.items() if n > 1) or "1"
+
     def model_names(self) -> list[str]:
         """Model names as written."""
         return [m if isinstance(m, str) else m.name for m in self.models]

@@ -185,7 +185,7 @@ def run_scenario(source: str | Path | dict[str, Any], results_root: Path | None 
                     **{n: s.model_dump(mode="json") for n, s in scn.systems.items()}},
                    {n: m.model_dump(mode="json") for n, m in scn.models.items()},
                    scn.economics.model_dump(mode="json"), git_revision(shipped_dir()))
-    for line in st.ignored(scn):
+    for line in [*st.ignored(scn), *size_warnings(scn)]:
         print(f"warning: {scn.spec.name}: {line}", file=sys.stderr)
     context = st.context(scn)
     final, partial = out / st.csv_name, out / f"{st.csv_name}.partial"
@@ -217,6 +217,22 @@ def run_scenario(source: str | Path | dict[str, Any], results_root: Path | None 
     return ScenarioRun(out, rows, text, st.csv_name, files + figures + ["summary.md", "report.html", "resolved.yaml"])
 
 
+MAX_POINTS = 1_000_000  # a stated limit, not physics: beyond it the rows alone outgrow a laptop's memory
+WARN_POINTS = 100_000
+
+
+def size_warnings(scn: ResolvedScenario) -> list[str]:
+    """Refuse a sweep over MAX_POINTS (before building it), warn over WARN_POINTS."""
+    bound, product = scn.spec.size_bound()
+    if bound > MAX_POINTS:
+        raise ConfigError(f"{scn.path}: the sweep has up to {bound:,} points ({product}); the limit is "
+                          f"{MAX_POINTS:,}: cut an axis or split the scenario")
+    if bound > WARN_POINTS:
+        return [f"a large sweep: up to {bound:,} points ({product}); rows stream to the CSV as they finish and "
+                "sim run --resume continues an interrupted run"]
+    return []
+
+
 def arch_of(scn: ResolvedScenario) -> dict[str, str]:
     """Chip or system name -> the chip's kind (gpu, systolic, dataflow, wafer, lpu)."""
     return {**{n: c.kind for n, c in scn.chips.items()}, **{n: s.chip.kind for n, s in scn.systems.items()}}
@@ -234,6 +250,7 @@ def evaluate_scenario(source: str | Path | dict[str, Any], csv_path: Path, worke
     summary): what a benchmark of the sweep times."""
     scn = load_scenario(source)
     st = study_for(scn.spec.mode)
+    size_warnings(scn)
     context = st.context(scn)
     writer = ResultWriter(csv_path, st.input_columns + st.columns(scn.spec) + ["error"])
     return run_points(st.points(scn, context), st.fill, context, writer, workers=workers, progress=progress,
