@@ -102,7 +102,14 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list chips, models or scenarios")
     ls.add_argument("what", choices=["chips", "models", "systems", "stacks", "scenarios"])
+    ls.add_argument("--json", action="store_true", help="print the rows as JSON records")
     ls.set_defaults(func=_cmd_list)
+
+    imp = sub.add_parser("import-model", help="write a catalog model YAML from a Hugging Face config.json")
+    imp.add_argument("config", help="path to the model's config.json")
+    imp.add_argument("--name", default=None, help="the model's name (default: the config's _name_or_path or folder)")
+    imp.add_argument("--out", default=None, help="YAML file to write (default: print it)")
+    imp.set_defaults(func=_cmd_import_model)
 
     show = sub.add_parser("show", help="show one chip, system, model or software stack with its sources")
     show.add_argument("what", choices=["chip", "system", "model", "stack"])
@@ -227,32 +234,55 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from sim.catalog import load_chip, load_model, load_stack, load_system, names
-
+    """One row per catalog entry under a header row, or the same records as JSON."""
     kind = args.what[:-1]
-    for name in names(kind):
-        if kind == "chip":
-            c = load_chip(name)
-            bf16 = c.compute.peak_dense_TFLOPS.get("bf16", c.compute.peak_dense_TFLOPS.get("fp16", math.nan))
-            print(f"{name:26s} {c.kind:9s} {c.status:15s} {bf16:8.1f} TFLOPS bf16  "
-                  f"{c.capacity_bytes / GB:8.1f} GB  {c.main_tier.bandwidth_GBps:9.0f} GB/s")
-        elif kind == "model":
-            m = load_model(name)
-            print(f"{name:18s} {m.params / 1e9:7.1f}B params  {m.active_params / 1e9:6.1f}B active  "
-                  f"{m.attention.upper():4s} {'MoE' if m.moe else 'dense'}")
-        elif kind == "system":
-            s = load_system(name)
-            up = s.scale_up
-            out = s.scale_out.name if s.scale_out else "no scale-out"
-            print(f"{name:24s} {s.chip.name:22s} {s.chips_per_node:5d}/domain  {up.topology:15s} "
-                  f"{up.link_bandwidth_GBps * up.links_per_chip:7.0f} GB/s/chip  {out}")
-        elif kind == "stack":
-            st = load_stack(name)
-            print(f"{name:16s} host {st.host_overhead_us_per_sequence:5.2f} us/sequence + {st.step_overhead_us:6.1f} "
-                  f"us/step  tp-comm overlap {'yes' if st.tp_comm_overlap else 'no '}  {st.notes}")
-        else:
-            print(name)
+    records = [_list_record(kind, name) for name in _names(kind)]
+    if args.json:
+        print(json.dumps(records, indent=2))
+        return 0
+    cols = list(records[0]) if records else ["name"]
+    width = {c: max(len(c), *(len(_cell(r[c])) for r in records)) for c in cols}
+    last = cols[-1]
+    print("  ".join(c if c == last else f"{c:{width[c]}}" for c in cols))
+    for r in records:
+        print("  ".join(_cell(r[c]) if c == last else f"{_cell(r[c]):{width[c]}}" for c in cols))
     return 0
+
+
+def _names(kind: str) -> list[str]:
+    from sim.catalog import names
+
+    return names(kind)
+
+
+def _cell(value: Any) -> str:
+    return f"{value:,.1f}" if isinstance(value, float) else str(value)
+
+
+def _list_record(kind: str, name: str) -> dict[str, Any]:
+    """What ``sim list`` shows of one entry, with units in the keys."""
+    from sim.catalog import load_chip, load_model, load_stack, load_system
+
+    if kind == "chip":
+        c = load_chip(name)
+        bf16 = c.compute.peak_dense_TFLOPS.get("bf16", c.compute.peak_dense_TFLOPS.get("fp16", math.nan))
+        return {"name": name, "kind": c.kind, "status": c.status, "bf16_TFLOPS": float(bf16),
+                "memory_GB": c.capacity_bytes / GB, "bandwidth_GBps": float(c.main_tier.bandwidth_GBps)}
+    if kind == "model":
+        m = load_model(name)
+        return {"name": name, "params_B": m.params / 1e9, "active_B": m.active_params / 1e9,
+                "attention": m.attention, "mlp": "MoE" if m.moe else "dense"}
+    if kind == "system":
+        sy = load_system(name)
+        up = sy.scale_up
+        return {"name": name, "chip": sy.chip.name, "chips_per_domain": sy.chips_per_node, "topology": up.topology,
+                "scale_up_GBps_per_chip": float(up.link_bandwidth_GBps * up.links_per_chip),
+                "scale_out": sy.scale_out.name if sy.scale_out else "none"}
+    if kind == "stack":
+        st = load_stack(name)
+        return {"name": name, "us_per_sequence": float(st.host_overhead_us_per_sequence),
+                "us_per_step": float(st.step_overhead_us), "tp_comm_overlap": st.tp_comm_overlap, "notes": st.notes}
+    return {"name": name}
 
 
 def _version() -> str:
@@ -263,6 +293,25 @@ def _version() -> str:
         return version("sim")
     except PackageNotFoundError:
         return "unknown (not installed)"
+
+
+def _cmd_import_model(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sim.catalog.hf import model_from_config
+    from sim.catalog.yaml_io import dump_yaml
+
+    model = model_from_config(Path(args.config), args.name)
+    text = dump_yaml(model.model_dump(mode="json", exclude_defaults=True))
+    if args.out is None:
+        print(text, end="")
+        return 0
+    try:
+        Path(args.out).write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise SimError(f"--out {args.out}: cannot write there ({err.strerror})") from None
+    print(f"{model.name} -> {args.out}")
+    return 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -292,9 +341,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from sim.workload.spec import Precision
     from sim.workload.training import TrainingJob
 
+    flags = {"electricity_price_per_kWh": "--electricity-price", "currency": "--currency",
+             "currency_per_USD": "--currency-per-usd"}
     econ = load_economics({k: v for k, v in {
         "electricity_price_per_kWh": args.electricity_price, "currency": args.currency,
-        "currency_per_USD": args.currency_per_usd}.items() if v is not None})
+        "currency_per_USD": args.currency_per_usd}.items() if v is not None}, "economics flags", flags)
     model = load_model(args.model)
     if args.timeline and args.mode != "training":
         raise SimError("--timeline plays a training step; give --mode training")
@@ -331,6 +382,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     metrics = {"hardware": where, "chip": dep.chip.name, "model": model.name, "plan": plan.label,
                **({"plan_chosen": chosen} if chosen else {}), **plan.model_dump(mode="json"), **inputs,
                **pred.metrics(), "stack_from": _stack_source(args)}
+    if dep.system is not None and plan.tp > dep.system.chips_per_node:
+        fabric = dep.system.scale_out.name if dep.system.scale_out is not None else "the scale-out network"
+        print(f"warning: tensor parallelism over {plan.tp} spans {math.ceil(plan.tp / dep.system.chips_per_node)} "
+              f"scale-up domains of {dep.system.chips_per_node} chips ({dep.system.name}): its all-reduces "
+              f"cross {fabric}", file=sys.stderr)
     if "asked" in str(metrics.get("compute_format", "")):
         print(f"warning: GEMMs run as {metrics['compute_format']}", file=sys.stderr)
     if int(metrics.get("waves", 1) or 1) > 1:

@@ -63,6 +63,11 @@ def test_predict_tensor_parallel_inference_on_count_chips(capsys):
     (["run", "c1-b30-vs-h20", "--workers", "0"], "--workers: 0 is outside"),
     (["run", "c1-b30-vs-h20", "--out", "/proc/no-such-dir", "--no-progress"], "/proc/no-such-dir"),
     (["predict", "--chip", "H100", "--modle", "Llama-3.1-8B"], "required: --model"),
+    (["predict", "--chip", "H100", "--model", "Llama-3.1-8B", "--currency", "EUR"],
+     "currency EUR needs --currency-per-usd and --electricity-price"),
+    (["predict", "--chip", "H100", "--model", "Llama-3.1-8B", "--electricity-price", "-1"],
+     "economics flags: economics: --electricity-price: Input should be greater than 0"),
+    (["predict", "--chip", "H100", "--model", "tests/data/hf/no-such/config.json"], "cannot read it"),
 ])
 def test_user_mistakes_exit_nonzero_with_one_line(argv, needle):
     proc = subprocess.run([sys.executable, "-m", "sim.cli", *argv], capture_output=True, text=True, timeout=60)
@@ -74,7 +79,12 @@ def test_user_mistakes_exit_nonzero_with_one_line(argv, needle):
 
 def test_list_and_show(capsys):
     assert main(["list", "chips"]) == 0
-    assert "H100-SXM5-80GB" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ["name", "kind", "status", "bf16_TFLOPS", "memory_GB", "bandwidth_GBps"]
+    assert "H100-SXM5-80GB" in out
+    assert main(["list", "models", "--json"]) == 0
+    models = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert models["Llama-3.1-8B"]["params_B"] == pytest.approx(8.03, abs=0.01) and models["Llama-3.1-8B"]["mlp"] == "dense"
     assert main(["show", "chip", "H100"]) == 0
     out = capsys.readouterr().out
     assert "sources:" in out and "3350" in out
@@ -157,3 +167,12 @@ def test_run_where_every_point_fails_exits_nonzero(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "error: every point failed" in err and len(err.strip().splitlines()) == 1
     assert (tmp_path / "out" / "all-fail" / "summary.md").is_file()
+
+
+def test_tensor_parallelism_across_nodes_is_warned(capsys):
+    argv = ["predict", "--system", "HGX-H100-8GPU", "--model", "Llama-3.1-70B", "--phase", "decode", "--batch", "1",
+            "--input-len", "512", "--json"]
+    assert main([*argv, "--count", "16", "--tp", "16"]) == 0
+    assert "warning: tensor parallelism over 16 spans 2 scale-up domains of 8 chips" in capsys.readouterr().err
+    assert main([*argv, "--count", "8", "--tp", "8"]) == 0
+    assert "spans" not in capsys.readouterr().err

@@ -170,3 +170,17 @@ def test_weights_that_do_not_fit_still_raise_instead_of_waves(econ):
     chip, model = load_chip("H100-SXM5-80GB"), load_model("Llama-3.1-70B")
     with pytest.raises(CapacityError):
         predict(chip, model, Workload(phase="generate", batch=64, input_len=1024, output_len=16), econ)
+
+
+@pytest.mark.parametrize("stack", ["trtllm", "sglang"])
+def test_what_a_chip_holds_never_exceeds_its_memory(stack):
+    """A model whose weights alone exceed the chip is reported against the chip's memory
+    (the engine's KV share once let 'has' grow to the weights: 'needs 671 GB, has 671 GB')."""
+    from sim.analytical.memory import footprint, kv_budget_capacity
+    from sim.catalog import load_stack
+
+    chip, model = load_chip("B200"), load_model("DeepSeek-V3")
+    wl = Workload(phase="decode", batch=1, input_len=512, precision=Precision.uniform("fp8"))
+    need = footprint(model, wl, None)
+    assert need.weights > chip.inference_capacity_bytes
+    assert kv_budget_capacity(chip.inference_capacity_bytes, need, load_stack(stack)) <= chip.inference_capacity_bytes

@@ -139,7 +139,7 @@ def kv_budget_capacity(capacity: float, need: Footprint, stack: StackSpec | None
     f = stack.kv_memory_fraction
     fixed = need.weights + need.activations
     kv_limit = f * (capacity - fixed) if stack.kv_fraction_of == "free" else f * capacity - fixed
-    return fixed + max(0.0, kv_limit)
+    return min(capacity, fixed + max(0.0, kv_limit))  # never more than the device holds
 
 
 def _what_fits(model: ModelSpec, wl: Workload, need: Footprint, plan: Parallelism, have: float) -> str:

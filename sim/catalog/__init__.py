@@ -210,7 +210,12 @@ def _read_config(kind: str, name: str) -> LocatedYaml:
 
 @lru_cache(maxsize=256)
 def load_model(name: str) -> ModelSpec:
-    """The model called ``name`` (or a path to a model YAML)."""
+    """The model called ``name``, or a path to a model YAML or to a Hugging Face
+    ``config.json`` (``sim.catalog.hf``)."""
+    from sim.catalog import hf
+
+    if hf.is_hf_config(name):
+        return hf.model_from_config(Path(name))
     doc = _read_config("model", name)
     model = validated(ModelSpec.model_validate, doc)
     check_sources(doc, doc.data)
@@ -292,19 +297,32 @@ def scenario_path(name: str) -> Path:
     return _find("scenario", name)
 
 
-def load_economics(overrides: dict[str, Any] | None = None, where: str = "") -> Economics:
+def load_economics(overrides: dict[str, Any] | None = None, where: str = "",
+                   labels: dict[str, str] | None = None) -> Economics:
     """configs/economics.yaml with ``overrides`` on top (a scenario's ``economics:`` block,
     or command-line flags); an invalid value names ``where`` (the scenario line or the
-    flags), or the file when the file itself is wrong."""
+    flags) and the field as the user wrote it (``labels``: field -> flag), or the file
+    when the file itself is wrong."""
+    labels = labels or {}
     overrides = overrides or {}
     doc = read_yaml(configs_dir() / "economics.yaml")
+    currency = overrides.get("currency")
+    if currency is not None and currency != doc.data.get("currency", "USD"):
+        missing = [k for k in ("currency_per_USD", "electricity_price_per_kWh") if k not in overrides]
+        if missing:
+            raise ConfigError(f"{where or doc.path}: economics: currency {currency} needs "
+                              f"{' and '.join(labels.get(m, m) for m in missing)} in {currency} too (the defaults are in "
+                              f"{doc.data.get('currency', 'USD')}; nothing is converted silently)")
     data = {**doc.data, **overrides}
     for merged in ("sources", "memory_USD_per_GB"):  # a scenario adds or replaces entries
         data[merged] = {**doc.data.get(merged, {}), **overrides.get(merged, {})}
     try:
         return Economics.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(f"{where or doc.path}: economics: {err.errors()[0]['msg']}") from None
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        name = labels.get(field, field)
+        raise ConfigError(f"{where or doc.path}: economics: {name}: {first['msg']}") from None
 
 
 def load_calibration() -> dict[str, Any]:
