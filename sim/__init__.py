@@ -1,9 +1,9 @@
 """Accelerator performance simulator: GPUs, systolic ASICs, dataflow, wafer-scale and LPU
 chips on LLM inference, with an analytical (roofline) engine.
 
-Public API::
+Public API (docs/api.md has runnable examples, executed by the tests)::
 
-    from sim import load_chip, load_model, predict, Workload, run_scenario
+    from sim import load_chip, load_model, predict, Workload, default_economics
     chip, model = load_chip("H100"), load_model("Llama-3.1-8B")
     pred = predict(chip, model, Workload(phase="decode", batch=8, input_len=2048), default_economics())
 
@@ -20,13 +20,20 @@ from sim.errors import CapacityError, ConfigError, SimError, UnknownNameError, U
 
 if TYPE_CHECKING:
     from sim.analytical.inference import Prediction, predict
-    from sim.catalog import load_chip, load_model
+    from sim.analytical.training import TrainingPrediction, predict_training
+    from sim.catalog import load_chip, load_deployment, load_model, load_system
+    from sim.deployment import Deployment
     from sim.parts.economics import Economics
+    from sim.workload.parallel import Parallelism
     from sim.workload.spec import Precision, Workload
+    from sim.workload.training import TrainingJob
 
 _LAZY = {"Prediction": "sim.analytical.inference", "predict": "sim.analytical.inference",
-         "load_chip": "sim.catalog", "load_model": "sim.catalog", "Economics": "sim.parts.economics",
-         "Precision": "sim.workload.spec", "Workload": "sim.workload.spec"}
+         "TrainingPrediction": "sim.analytical.training", "predict_training": "sim.analytical.training",
+         "load_chip": "sim.catalog", "load_model": "sim.catalog", "load_system": "sim.catalog",
+         "load_deployment": "sim.catalog", "Deployment": "sim.deployment", "Economics": "sim.parts.economics",
+         "Parallelism": "sim.workload.parallel", "Precision": "sim.workload.spec", "Workload": "sim.workload.spec",
+         "TrainingJob": "sim.workload.training"}
 
 
 def __getattr__(name: str) -> Any:
@@ -45,12 +52,14 @@ def default_economics() -> Economics:
 
 
 def run_scenario(name: str, **kwargs):
-    """Run a scenario by name or path; see sim.studies.run_scenario."""
+    """Run a scenario by name, path or mapping and return its ScenarioRun (rows as dicts,
+    summary text, output folder); see sim.studies.run_scenario for the keywords."""
     from sim.studies import run_scenario as _run
 
     return _run(name, **kwargs)
 
 
-__all__ = ["CapacityError", "ConfigError", "Economics", "Precision", "Prediction", "SimError",
-           "UnknownNameError", "UnsupportedError", "Workload", "default_economics", "load_chip",
-           "load_model", "predict", "run_scenario"]
+__all__ = ["CapacityError", "ConfigError", "Deployment", "Economics", "Parallelism", "Precision", "Prediction",
+           "SimError", "TrainingJob", "TrainingPrediction", "UnknownNameError", "UnsupportedError", "Workload",
+           "default_economics", "load_chip", "load_deployment", "load_model", "load_system", "predict",
+           "predict_training", "run_scenario"]
