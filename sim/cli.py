@@ -126,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _predict_parser(sub)
     _serve_parser(sub)
+    _search_parser(sub)
     return p
 
 
@@ -396,6 +397,73 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}, indent=2))
     else:
         _print_table(metrics)
+    return 0
+
+
+def _search_parser(sub: Any) -> None:
+    se = sub.add_parser("search", help="plans, batches and card counts that meet latency targets, best per chip first")
+    se.add_argument("--model", required=True)
+    se.add_argument("--system", required=True, help="a system from configs/systems")
+    se.add_argument("--max-chips", type=_int_in(1, 4096), default=8, help="card budget (default 8)")
+    se.add_argument("--ttft", type=_positive_float, default=None, help="target time to first token, seconds")
+    se.add_argument("--tpot", type=_positive_float, default=None, help="target time per output token, seconds")
+    se.add_argument("--min-tokens-per-s", type=_positive_float, default=None, help="target output tokens/s")
+    se.add_argument("--input-len", type=_int_in(1, MAX_TOKENS), default=2048, help="prompt tokens (default 2048)")
+    se.add_argument("--output-len", type=_int_in(2, MAX_TOKENS), default=256, help="output tokens (default 256)")
+    se.add_argument("--precision", choices=DTYPES, default="fp8", help="weights, activations and KV (default fp8)")
+    se.add_argument("--no-confirm", action="store_true", help="skip the serving simulation of the front")
+    se.add_argument("--out", default=None, help="folder for front.csv, points.csv and the figure "
+                                                "(default results/search-<model>-<system>)")
+    se.add_argument("--json", action="store_true", help="print the front and the confirmed plan as JSON")
+    se.set_defaults(func=_cmd_search)
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sim.catalog import load_economics, load_model, load_system, results_dir
+    from sim.report import figure_server
+    from sim.report.figures import search_front_figure
+    from sim.scenario.store import write_table
+    from sim.studies.base import slug
+    from sim.studies.search import Targets, search
+    from sim.workload.spec import Precision
+
+    model, system = load_model(args.model), load_system(args.system)
+    targets = Targets(args.ttft, args.tpot, args.min_tokens_per_s)
+    res = search(model, system, args.max_chips, load_economics({}), Precision.uniform(args.precision),
+                 args.input_len, args.output_len, targets, confirm=not args.no_confirm)
+    out = Path(args.out) if args.out else results_dir() / f"search-{slug(model.name)}-{slug(system.name)}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_table(out / "points.csv", res.points)
+        write_table(out / "front.csv", res.front)
+    except OSError as err:
+        raise SimError(f"--out {out}: cannot write there ({err.strerror})") from None
+    title = (f"{model.name} on up to {args.max_chips} chips of {system.name}, {args.precision}, "
+             f"{args.input_len} in / {args.output_len} out")
+    figure = figure_server.draw([(search_front_figure, (res.points, res.front, title, out, "front.png"))])
+    if args.json:
+        print(json.dumps({"front": res.front, "confirmed": res.confirmed, "simulations": res.simulations}, indent=2))
+        return 0 if res.front else 1
+    ran = sum(1 for r in res.points if not r["error"])
+    print(f"{len(res.points)} points ({ran} fit), {sum(1 for r in res.points if r.get('meets'))} meet the targets; "
+          f"front of {len(res.front)} -> {out}/front.csv, {', '.join(str(out / f) for f in figure)}")
+    if not res.front:
+        print("error: no plan within the card budget meets the targets", file=sys.stderr)
+        return 1
+    cols = ("chips", "plan", "batch", "ttft_s", "tpot_s", "tokens_per_s", "tokens_per_s_per_chip",
+            "tokens_per_s_per_user", "cost_per_million_tokens")
+    print("  ".join(f"{c:>14s}" for c in cols))
+    for r in res.front:
+        print("  ".join(f"{_cell(r[c]) if not isinstance(r[c], float) else f'{r[c]:.4g}':>14s}" for c in cols))
+    for s in res.simulations:
+        verdict = "meets" if s["meets"] else "misses"
+        print(f"served {s['plan']} at batch {s['batch_per_replica']} per replica, {s['rate_per_s']:.3g} req/s (Poisson): "
+              f"p90 TTFT {s['ttft_p90_s']:.3g} s, p90 TPOT {s['tpot_p90_s'] * 1e3:.3g} ms: {verdict} the targets")
+    if res.confirmed is None and not args.no_confirm:
+        print("warning: no front plan met the targets in simulation (queueing); the predictions above are "
+              "for a full static batch", file=sys.stderr)
     return 0
 
 

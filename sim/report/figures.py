@@ -74,3 +74,11 @@ def pipeline_stage_figure(stages: list[Row], title: str, out: Path, name: str) -
     from sim.report import plots
 
     return _saved(plots.pipeline_stages(stages, title), out, name)
+
+
+def search_front_figure(points: list[Row], front: list[Row], title: str, out: Path, name: str) -> list[str]:
+    """Tokens/s per chip against tokens/s per user: every point that fits, the ones that
+    meet the targets, and the Pareto front."""
+    from sim.report import plots
+
+    return _saved(plots.front_plot(points, front, title), out, name)

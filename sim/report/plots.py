@@ -284,6 +284,34 @@ def pipeline_stages(stages: list[Row], title: str) -> Figure:
     return fig
 
 
+def front_plot(points: list[Row], front: list[Row], title: str) -> Figure | None:
+    """A search's points as tokens/s per user (x) against tokens/s per chip (y): grey if
+    they miss the targets, blue if they meet them, the front as a line labelled by plan."""
+    ran = [r for r in points if not r.get("error")]
+    if not ran:
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for meets, color, label in ((False, "0.75", "misses the targets"), (True, "tab:blue", "meets the targets")):
+        pts = [r for r in ran if bool(r.get("meets")) == meets]
+        ax.scatter([r["tokens_per_s_per_user"] for r in pts], [r["tokens_per_s_per_chip"] for r in pts], s=14,
+                   color=color, label=label)
+    if front:
+        ordered = sorted(front, key=lambda r: r["tokens_per_s_per_user"])
+        ax.plot([r["tokens_per_s_per_user"] for r in ordered], [r["tokens_per_s_per_chip"] for r in ordered],
+                color="tab:red", marker="o", ms=4, label="Pareto front")
+        for r in ordered[:8]:
+            ax.annotate(f"{r['chips']} chips {r['plan']} b{r['batch']}", (r["tokens_per_s_per_user"], r["tokens_per_s_per_chip"]),
+                        fontsize=6, xytext=(3, 3), textcoords="offset points")
+    ax.set(xlabel="tokens/s per user (1 / TPOT)", ylabel="output tokens/s per chip")
+    log_axis(ax, "x")
+    log_axis(ax, "y")
+    ax.grid(True, alpha=0.25)
+    ax.legend(fontsize=7)
+    ax.set_title(wrapped_title(title, 7.5), fontsize=9)
+    fig.subplots_adjust(left=0.11, right=0.97, top=0.9, bottom=0.11)
+    return fig
+
+
 def warm_up() -> None:
     """Draw and encode one small figure with what the real ones use (lines, markers, a
     legend, log axes, titles, PNG output), so the modules matplotlib loads on first use

@@ -46,7 +46,7 @@ def study(mode: str) -> Callable[[type[Study]], type[Study]]:
     return register
 
 
-_NOT_STUDIES = {"base", "derived", "sensitivity"}  # modules of sim.studies that define no mode
+_NOT_STUDIES = {"base", "derived", "search", "sensitivity"}  # modules of sim.studies that define no mode
 
 
 def study_modes() -> list[str]:
