@@ -10,7 +10,12 @@ the CLI prints ``str(err)`` and exits non-zero, never a traceback.
 
 
 class SimError(Exception):
-    """Base of every error the simulator raises on purpose."""
+    """Base of every error the simulator raises on purpose. Its message is kept to one
+    line: line breaks a user's own text brought in (a name, a value) are shown as ``\\n``."""
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text.replace("\r", "\\r").replace("\n", "\\n") if ("\n" in text or "\r" in text) else text
 
 
 class ConfigError(SimError):

@@ -1,12 +1,20 @@
-"""Shared fixtures: the default economics, tiny chips of every kind, small models."""
+"""Shared fixtures: the default economics, tiny chips of every kind, small models; the fuzz profiles."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
 
 from sim.chips import registered_chip_kinds
 from sim.parts.economics import Economics
 from sim.workload.model import ModelSpec
+
+# Fuzz profiles (tests/test_fuzz.py): "ci" by default, a few hundred cases in seconds;
+# "fuzz" (--hypothesis-profile=fuzz) thousands. No deadline: the first example of a
+# property pays for imports and catalog loading.
+settings.register_profile("ci", max_examples=60, deadline=None)
+settings.register_profile("fuzz", max_examples=3000, deadline=None)
+settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
