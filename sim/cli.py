@@ -76,8 +76,29 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _worth_showing(default: Any) -> bool:
+    """A default a reader learns from (not unset, an off switch or an empty list; 0 is shown)."""
+    return not (default is None or default is False or default == [] or default == argparse.SUPPRESS)
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help that shows each option's default, unless its text already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        shown = _worth_showing(action.default) and action.option_strings
+        if shown and "default" not in text:
+            return f"{text} (default: %(default)s)".lstrip()
+        return text
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with a usage mistake reported in one line (the usage block is in --help)."""
+    """argparse with a usage mistake reported in one line (the usage block is in --help),
+    and every default shown in --help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
@@ -127,6 +148,10 @@ def _parser() -> argparse.ArgumentParser:
     _predict_parser(sub)
     _serve_parser(sub)
     _search_parser(sub)
+    for command in sub.choices.values():  # an option with a default but no text still shows its default
+        for action in command._actions:
+            if action.help is None and action.option_strings and _worth_showing(action.default):
+                action.help = "(default: %(default)s)"
     return p
 
 

@@ -176,3 +176,12 @@ def test_tensor_parallelism_across_nodes_is_warned(capsys):
     assert "warning: tensor parallelism over 16 spans 2 scale-up domains of 8 chips" in capsys.readouterr().err
     assert main([*argv, "--count", "8", "--tp", "8"]) == 0
     assert "spans" not in capsys.readouterr().err
+
+
+def test_help_shows_every_default(capsys):
+    assert main(["predict", "--help"]) == 0
+    out = capsys.readouterr().out
+    for flag, default in (("--phase", "generate"), ("--batch", "1"), ("--input-len", "1024"), ("--zero", "0"),
+                          ("--precision", "bf16")):
+        block = out[out.index(f"  {flag} "):]
+        assert f"(default: {default})" in block[:block.index("\n  --", 3)], flag
