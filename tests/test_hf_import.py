@@ -50,6 +50,12 @@ def test_import_model_writes_a_yaml_the_catalog_loads(tmp_path, capsys):
     ('{"model_type": "llama", "hidden_size": 4096}', "num_attention_heads: missing"),
     ('{"model_type": "llama",\n "hidden_size": }', "config.json:2: not valid JSON"),
     ("[1, 2]", "a config.json is a JSON object"),
+    ('{"model_type": "llama", "num_attention_heads": 0, "hidden_size": 4096, "num_hidden_layers": 2, '
+     '"intermediate_size": 8, "vocab_size": 10, "max_position_embeddings": 8}', "wrong type or value"),
+    ('{"model_type": "llama", "num_attention_heads": 32, "hidden_size": "4096", "num_hidden_layers": 2, '
+     '"intermediate_size": 8, "vocab_size": 10, "max_position_embeddings": 8}', "wrong type or value"),
+    ('{"model_type": "llama", "num_attention_heads": 32, "hidden_size": 4096, "num_hidden_layers": -2, '
+     '"intermediate_size": 8, "vocab_size": 10, "max_position_embeddings": 8}', "layers: Input should be greater than 0"),
     ('{"model_type": "qwen3_moe", "num_attention_heads": 8, "hidden_size": 512, "num_hidden_layers": 4, '
      '"intermediate_size": 1024, "vocab_size": 100, "max_position_embeddings": 64, "num_experts": 4, '
      '"moe_intermediate_size": 128, "num_experts_per_tok": 2, "decoder_sparse_step": 2}',

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from sim.errors import ConfigError
 from sim.workload.model import ModelSpec
 
@@ -42,7 +44,15 @@ def read_config(path: Path) -> dict[str, Any]:
 
 
 def model_from_config(path: Path, name: str | None = None) -> ModelSpec:
-    """The model a Hugging Face ``config.json`` describes."""
+    """The model a Hugging Face ``config.json`` describes; a field of the wrong type or a
+    zero head count is one line, as a missing field is."""
+    try:
+        return _model(path, name)
+    except (TypeError, ZeroDivisionError) as err:
+        raise ConfigError(f"{path}: a field has the wrong type or value ({err})") from None
+
+
+def _model(path: Path, name: str | None) -> ModelSpec:
     cfg = read_config(path)
     kind = str(cfg.get("model_type", ""))
     if kind not in SUPPORTED:
@@ -90,8 +100,9 @@ def model_from_config(path: Path, name: str | None = None) -> ModelSpec:
                        + ", ".join(f"{k} {v}" for k, v in used.items())}
     try:
         return ModelSpec.model_validate(data)
-    except ValueError as err:
-        raise ConfigError(f"{path}: {str(err).splitlines()[-1].strip() or err}") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise ConfigError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
 
 def _moe(kind: str, take, cfg: dict[str, Any], notes: list[str]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from matplotlib import ticker  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from sim.report.spec import PlotSpec  # noqa: E402
-from sim.report.summary import MATCH_KEYS, fastest_per_x  # noqa: E402
+from sim.report.summary import MATCH_KEYS, axis_name, coordinate, fastest_per_x  # noqa: E402
 
 Row = dict[str, Any]
 CATEGORY_MARKERS = {"attention": "o", "projection": "s", "mlp": "^", "moe": "v", "lm_head": "D",
@@ -113,7 +113,7 @@ def line_series(rows: list[Row], spec: PlotSpec, keys: list[str]) -> tuple[dict[
     note = ""
     series = build(keys)
     if len(series) > MAX_LINES:
-        series, note = build([]), f"each point: the fastest over {', '.join(_name(k) for k in keys)}"
+        series, note = build([]), f"each point: the fastest over {', '.join(axis_name(k) for k in keys)}"
     out = {}
     for key, pts in series.items():
         picked, several = fastest_per_x(pts, spec.x)
@@ -124,16 +124,12 @@ def line_series(rows: list[Row], spec: PlotSpec, keys: list[str]) -> tuple[dict[
     return dict(sorted(out.items())), note
 
 
-def _name(key: str) -> str:
-    return "plan" if key == "plan_index" else key
-
-
 def _part(key: str, r: Row) -> str:
     if key == "plan_index":
         return str(r.get("plan") or f"plan#{r.get(key)}")
     if key == "size_bytes":
-        return f"{r.get(key, 0) / 2**20:g} MiB"
-    return f"{key}={r.get(key)}"
+        return coordinate(key, r.get(key, 0))
+    return f"{key}={coordinate(key, r.get(key))}"
 
 
 def line_plot(rows: list[Row], spec: PlotSpec, title: str) -> Figure | None:

@@ -52,6 +52,23 @@ def _norm(v: Any) -> Any:
     return str(v)
 
 
+def axis_name(key: str) -> str:
+    """A point key as a reader knows it (``plan_index`` is the plan)."""
+    return "plan" if key == "plan_index" else key
+
+
+def coordinate(axis: str, v: Any) -> str:
+    """A coordinate as a reader wants it: sizes in KiB/MiB/GiB, other numbers plainly."""
+    if axis == "size_bytes" and isinstance(v, (int, float)):
+        for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+            if v >= scale:
+                return f"{v / scale:g} {unit}"
+        return f"{v:g} B"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
 def label(by: list[str], key: tuple) -> str:
     """``k=v`` for the group's keys that carry a value (a parallelism entry as plan#i)."""
     parts = [f"plan#{v}" if k == "plan_index" else f"{k}={v}"

@@ -205,7 +205,7 @@ def conditions(tested: list[Tested]) -> tuple[str, str]:
                     return how, text(rule)
     holding = [t for t in tested if t.holds]
     if len(holding) <= 3:
-        return "namely", "; ".join(", ".join(f"{_name(a)}={_shown(a, t.where.get(a))}" for a in axes)
+        return "namely", "; ".join(", ".join(f"{summary.axis_name(a)}={summary.coordinate(a, t.where.get(a))}" for a in axes)
                                    for t in holding)
     singles = [((a, frozenset(v)),) for a in axes for v in _candidate_sets(values[a])]
     rules = singles + [(r1[0], r2[0]) for r1, r2 in itertools.combinations(singles, 2) if r1[0][0] != r2[0][0]]
@@ -226,22 +226,6 @@ def _candidate_sets(values: list) -> list[set]:
         return [set(values[:i]) for i in range(1, len(values))] + [set(values[i:]) for i in range(1, len(values))]
     out = [{v} for v in values]
     return out + ([set(values) - {v} for v in values] if len(values) > 2 else [])
-
-
-def _shown(axis: str, v: Any) -> str:
-    """A coordinate as a reader wants it: sizes in KiB/MiB/GiB, other numbers plainly."""
-    if axis == "size_bytes" and isinstance(v, (int, float)):
-        for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-            if v >= scale:
-                return f"{v / scale:g} {unit}"
-        return f"{v:g} B"
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
-
-
-def _name(axis: str) -> str:
-    return "plan" if axis == "plan_index" else axis
 
 
 def _key(v: Any) -> Any:
@@ -269,18 +253,18 @@ def _agreement(tested: list[Tested], axis: str, vals: set) -> int:
 def _describe(tested: list[Tested], axis: str, vals: set) -> str:
     """``axis >= v`` or ``axis <= v`` when the values form an end of a numeric range, else
     ``axis = v`` / ``axis in {a, b}``."""
-    name = _name(axis)
+    name = summary.axis_name(axis)
     every = sorted({_key(t.where.get(axis, "")) for t in tested}, key=lambda v: (isinstance(v, str), v))
     numeric = all(isinstance(v, (int, float)) for v in every)
     inside = [v for v in every if v in vals]
     if numeric and 0 < len(inside) < len(every):
         if inside == every[-len(inside):]:
-            return f"{name} >= {_shown(axis, inside[0])}"
+            return f"{name} >= {summary.coordinate(axis, inside[0])}"
         if inside == every[:len(inside)]:
-            return f"{name} <= {_shown(axis, inside[-1])}"
+            return f"{name} <= {summary.coordinate(axis, inside[-1])}"
     if len(inside) == 1:
-        return f"{name} = {_shown(axis, inside[0])}"
+        return f"{name} = {summary.coordinate(axis, inside[0])}"
     outside = [v for v in every if v not in vals]
     if len(outside) == 1 and len(every) > 2:
-        return f"{name} != {_shown(axis, outside[0])}"
-    return f"{name} in {{{', '.join(_shown(axis, v) for v in inside)}}}"
+        return f"{name} != {summary.coordinate(axis, outside[0])}"
+    return f"{name} in {{{', '.join(summary.coordinate(axis, v) for v in inside)}}}"

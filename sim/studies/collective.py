@@ -10,11 +10,11 @@ from typing import Any, Literal
 from pydantic import Field
 
 from sim.comm.pricing import CollectiveResult, measure_collective
-from sim.report import summary
+from sim.report import figure_server, summary
 from sim.report.spec import PlotSpec
 from sim.scenario.load import ResolvedScenario
 from sim.scenario.spec import ListAxes, ScenarioBase
-from sim.studies.base import Row, Study, draw, line_figure_jobs, study
+from sim.studies.base import Row, Study, line_figure_jobs, study
 from sim.studies.derived import band_columns
 from sim.studies.inference import INPUT_COLUMNS, blank_row
 
@@ -59,7 +59,7 @@ class CollectiveStudy(Study):
         row.update(measure_collective(system, row["collective"], row["size_bytes"], row["cards"]).metrics())
 
     def figures(self, scn: ResolvedScenario, rows: list[Row], out: Path) -> list[str]:
-        return draw(line_figure_jobs(rows, [*DEFAULT_PLOTS, *scn.spec.plots], scn.spec.title, out))
+        return figure_server.draw(line_figure_jobs(rows, [*DEFAULT_PLOTS, *scn.spec.plots], scn.spec.title, out))
 
     def sections(self, scn: ResolvedScenario, rows: list[Row]) -> list[str]:
         return ["## Collectives (fastest algorithm per point)", "", summary.collective_table(rows), ""]

@@ -52,42 +52,45 @@ def band_columns(metrics: list[str]) -> list[str]:
     return [f"{m}_{end}" for m in metrics if m in BANDED for end in ("low", "high")]
 
 
+def band_factor(bands: dict[str, Any], metric: str, arch: str, scope: str,
+                ratio: bool = False) -> tuple[float, float] | None:
+    """The factors (low, high) on ``metric``'s value where the truth lies, combining the
+    bands of its parts (energy: time x power); of a ratio of two chips' values when
+    ``ratio`` (the measured error of comparisons). None when a part has no band."""
+    from sim.validate.bands import ANY, band_key
+
+    lo = hi = 1.0
+    for q, power in BANDED[metric]:
+        key = band_key(bands, f"{q}-ratio", ANY, scope) if ratio else band_key(bands, q, arch, scope)
+        if key is None:
+            return None
+        a, b = bands[key]["low"] ** power, bands[key]["high"] ** power
+        lo, hi = lo * min(a, b), hi * max(a, b)
+    return lo, hi
+
+
 def add_bands(rows: list[Row], bands: dict[str, Any], arch_of: dict[str, str]) -> None:
     """``<metric>_low`` / ``_high``: where the truth falls for 80% of held-out published
     measurements of the same architecture family and scope (``sim.validate.bands``), for
     every banded metric a row has. ``arch_of``: chip or system name -> chip kind."""
-    from sim.validate.bands import band_key
-
     for r in summary.ok(rows):
         scope = "multi-card" if int(r.get("cards") or 1) > 1 else "single-chip"
         arch = arch_of.get(str(r.get("chip")), "")
-        for metric, parts in BANDED.items():
+        for metric in BANDED:
             value = summary.num(r.get(metric))
-            if value is None:
-                continue
-            lo = hi = value
-            for q, power in parts:
-                key = band_key(bands, q, arch, scope)
-                if key is None:
-                    break
-                a, b = bands[key]["low"] ** power, bands[key]["high"] ** power
-                lo, hi = lo * min(a, b), hi * max(a, b)
-            else:
-                r[f"{metric}_low"], r[f"{metric}_high"] = lo, hi
+            factor = band_factor(bands, metric, arch, scope) if value is not None else None
+            if value is not None and factor is not None:
+                r[f"{metric}_low"], r[f"{metric}_high"] = value * factor[0], value * factor[1]
 
 
-def add_sweep_columns(rows: list[Row], columns: list[str], arch_of: dict[str, str]) -> bool:
-    """Fill whichever of the sweep-wide columns ``columns`` has; whether any was."""
-    did = False
+def add_sweep_columns(rows: list[Row], columns: list[str], arch_of: dict[str, str]) -> None:
+    """Fill whichever of the sweep-wide columns ``columns`` has."""
     if SCALING_EFFICIENCY in columns:
         add_scaling_efficiency(rows)
-        did = True
     if any(c.endswith(("_low", "_high")) and c.rsplit("_", 1)[0] in BANDED for c in columns):
         from sim.catalog import load_calibration
 
         add_bands(rows, load_calibration(), arch_of)
-        did = True
-    return did
 
 
 def ratio_bands(bands: dict[str, Any]) -> dict[str, dict[str, tuple[float, float]]]:
@@ -95,18 +98,10 @@ def ratio_bands(bands: dict[str, Any]) -> dict[str, dict[str, tuple[float, float
     measured error of comparisons (``<quantity>-ratio`` groups of ``sim.validate.bands``);
     a metric with a part no comparison measured gets none (its verdicts fall back to the
     two sides' own bands, taken as independent)."""
-    from sim.validate.bands import band_key
-
     out: dict[str, dict[str, tuple[float, float]]] = {}
-    for metric, parts in BANDED.items():
+    for metric in BANDED:
         for scope in ("single-chip", "multi-card"):
-            lo = hi = 1.0
-            for q, power in parts:
-                key = band_key(bands, f"{q}-ratio", "any", scope)
-                if key is None:
-                    break
-                a, b = bands[key]["low"] ** power, bands[key]["high"] ** power
-                lo, hi = lo * min(a, b), hi * max(a, b)
-            else:
-                out.setdefault(metric, {})[scope] = (lo, hi)
+            factor = band_factor(bands, metric, "", scope, ratio=True)
+            if factor is not None:
+                out.setdefault(metric, {})[scope] = factor
     return out

@@ -19,12 +19,12 @@ from sim.deployment import Deployment, plan_for
 from sim.dtypes import Dtype
 from sim.parts.economics import Economics
 from sim.parts.stack import StackSpec
-from sim.report import figures, summary
+from sim.report import figure_server, figures, summary
 from sim.report.spec import PlotSpec
 from sim.scenario.load import ResolvedScenario
 from sim.scenario.spec import ListAxes, ScenarioBase
 from sim.scenario.store import write_table
-from sim.studies.base import Row, Study, draw, per_model_figure_jobs, scaling_plots, slug, study
+from sim.studies.base import Row, Study, per_model_figure_jobs, scaling_plots, slug, study
 from sim.studies.derived import SCALING_EFFICIENCY, band_columns
 from sim.studies.sensitivity import ENERGY_COST_METRICS
 from sim.workload.spec import Phase, Precision, Workload
@@ -160,7 +160,7 @@ class InferenceStudy(Study):
         jobs = per_model_figure_jobs(scn, rows, specs, out, breakdown=bool(scn.systems))
         jobs += [(figures.roofline_figure, (roofline_rows(rows, model), model, out, f"figures/{slug(model)}_roofline.png"))
                  for model in scn.models]
-        return draw(jobs)
+        return figure_server.draw(jobs)
 
     def sections(self, scn: ResolvedScenario, rows: list[Row]) -> list[str]:
         return ["## Best point per chip, model and phase", "", summary.best_table(rows), ""]
@@ -171,7 +171,7 @@ class InferenceStudy(Study):
         if "generate" not in w.phase and w.output_len != [1]:
             out.append(f"workload.output_len {w.output_len} is ignored: only phase generate has output tokens "
                        f"(phases here: {', '.join(w.phase)})")
-        if spec.roofline and not any(r for r in self.points(scn, None) if r.get("roofline")):
+        if spec.roofline and not scn.chips:  # roofline points are single-chip ones
             out.append("roofline: true draws nothing: the roofline places single-chip points, and this scenario "
                        "runs only systems (set roofline: false)")
         return out

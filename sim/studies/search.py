@@ -29,8 +29,8 @@ from sim.workload.spec import Precision, Workload
 
 MAX_BATCH = 256  # vLLM's default max_num_seqs: a batch per replica beyond it is not what engines run
 LOAD = 0.8  # the confirming simulation offers 80% of a plan's steady rate (below saturation, queues stay short)
-CONFIRM_REQUESTS = 200
-CONFIRM_TRIES = 5
+CONFIRM_REQUESTS = 200  # 200 arrivals give a p90 from 20 requests above it: a cap on the run's seconds, not physics
+CONFIRM_TRIES = 5  # front plans simulated at most before the search says none was confirmed
 
 Row = dict[str, Any]
 
@@ -68,7 +68,7 @@ def search(model: ModelSpec, system: SystemSpec, max_chips: int, econ: Economics
     """Predict every plan and batch within ``max_chips``; the front; its first plan that a
     serving simulation confirms (when ``confirm``)."""
     points: list[Row] = []
-    for n in (c for c in _counts(system, max_chips)):
+    for n in _counts(system, max_chips):
         sized = system.sized(n)
         for plan in plans(n, model):
             dep = Deployment.on_system(sized, plan)

@@ -38,13 +38,13 @@ from sim.des import (
 from sim.des.sweep import is_saturated
 from sim.dtypes import Dtype
 from sim.errors import ConfigError, SimError
-from sim.report import figures
+from sim.report import figure_server, figures
 from sim.report.figure_server import FigureJob
 from sim.scenario.load import ResolvedScenario
 from sim.scenario.spec import ListAxes, ScenarioBase
 from sim.scenario.store import read_table, write_table
 from sim.spec import Spec
-from sim.studies.base import Row, ScenarioRun, Study, draw, run_scenario, slug, study
+from sim.studies.base import Row, ScenarioRun, Study, run_scenario, slug, study
 from sim.workload.model import ModelSpec
 from sim.workload.parallel import Parallelism
 from sim.workload.spec import Precision
@@ -218,7 +218,7 @@ class ServingStudy(Study):
             jobs += [(figures.serving_curve_figure, (mine, f"{scn.spec.title}: {model}", kind, out,
                                                       f"figures/{slug(model)}_{kind}.png"))
                      for kind in ("latency_vs_throughput", "throughput_vs_rate")]
-        return draw([*jobs, *timeline_jobs(out)])
+        return figure_server.draw([*jobs, *timeline_jobs(out)])
 
     def overview(self, scn: ResolvedScenario, rows: list[Row]) -> str:
         sv: ServingAxes = scn.spec.serving  # type: ignore[attr-defined]

@@ -18,12 +18,12 @@ from sim.analytical.training import TrainingPrediction, predict_training
 from sim.deployment import Deployment
 from sim.des import pipeline_trace, simulate_training
 from sim.des.pipeline import PipelineResult
-from sim.report import figures, summary
+from sim.report import figure_server, figures, summary
 from sim.report.figure_server import FigureJob
 from sim.scenario.load import ResolvedScenario
 from sim.scenario.spec import ListAxes, ScenarioBase
 from sim.scenario.store import read_table, write_table
-from sim.studies.base import Row, Study, draw, per_model_figure_jobs, scaling_plots, slug, study
+from sim.studies.base import Row, Study, per_model_figure_jobs, scaling_plots, slug, study
 from sim.studies.derived import SCALING_EFFICIENCY, band_columns
 from sim.studies.inference import INPUT_COLUMNS, Context, blank_row, under_stacks
 from sim.workload.model import ModelSpec
@@ -125,7 +125,7 @@ class TrainingStudy(Study):
                 mine = [r for r in table if r["model"] == model]
                 if mine:
                     jobs.append(stage_figure_job(mine, f"{model} on {mine[0]['hardware']}", out, slug(model)))
-        return draw(jobs)
+        return figure_server.draw(jobs)
 
     def sections(self, scn: ResolvedScenario, rows: list[Row]) -> list[str]:
         return ["## Fastest plan per system, model and card count", "", summary.training_table(rows), ""]
