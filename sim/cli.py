@@ -117,6 +117,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help="results root (default: results/)")
     run.add_argument("--workers", type=_int_in(1, MAX_COUNT), default=None, help="processes (default: all cores)")
     run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--backend", choices=["local", "ray"], default="local",
+                     help="where the points run: this machine's cores, or a Ray cluster (pip install 'sim[ray]')")
+    run.add_argument("--ray-address", default=None, metavar="ADDR",
+                     help="with --backend ray: a running cluster's address (default: start a local one for the run)")
     run.add_argument("--resume", action="store_true",
                      help="keep the points an interrupted (or earlier) run finished and run only the rest")
     run.set_defaults(func=_cmd_run)
@@ -227,11 +231,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from sim.report import figure_server
 
+    if args.ray_address and args.backend != "ray":
+        raise SimError("--ray-address is for --backend ray (the local pool has no address); add --backend ray")
     figure_server.start()  # before the engine's imports: the plotting loads meanwhile
     from sim.studies import run_scenario
 
     run = run_scenario(args.scenario, Path(args.out) if args.out else None, args.workers,
-                       progress=not args.no_progress, resume=args.resume)
+                       progress=not args.no_progress, resume=args.resume, backend=args.backend,
+                       address=args.ray_address)
     print(f"{len(run.rows)} points ({run.failed} failed) -> {run.out_dir}/{run.csv_name}, summary.md, report.html, figures/")
     if run.rows and run.failed == len(run.rows):
         first = next(str(r["error"]) for r in run.rows if r.get("error"))

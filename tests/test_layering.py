@@ -33,7 +33,7 @@ FORBIDDEN = [
     ("sim.catalog", "sim.scenario"), ("sim.catalog", "sim.validate"),
 ]
 ONLY_IN = {"simpy": ("sim.des",), "matplotlib": ("sim.report",), "markdown": ("sim.report",), "yaml": ("sim.catalog",),
-           "tqdm": ("sim.scenario.runner",)}
+           "tqdm": ("sim.scenario.runner", "sim.scenario.ray_backend"), "ray": ("sim.scenario.ray_backend",)}
 
 
 def _entry(module: str) -> str | None:

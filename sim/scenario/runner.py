@@ -50,11 +50,23 @@ def evaluate(point: Row) -> Row:
     return guarded(dict(point), lambda row: _STATE["fill"](_STATE["context"], row))
 
 
+BACKENDS = ("local", "ray")
+
+
 def run_points(points: list[Row], fill: Fill, context: Any, writer: ResultWriter, *, workers: int | None = None,
-               progress: bool = True, desc: str = "", heavy: bool = False) -> list[Row]:
+               progress: bool = True, desc: str = "", heavy: bool = False, backend: str = "local",
+               address: str | None = None) -> list[Row]:
     """Evaluate every point in order, writing each row as it completes. ``heavy`` points
     (a simulation each) go one per task from the first; light ones run serially below
-    SERIAL_BELOW points and in chunks above."""
+    SERIAL_BELOW points and in chunks above. ``backend="ray"``: the same on a Ray cluster
+    (started locally, or at ``address``), same rows."""
+    if backend == "ray":
+        from sim.scenario.ray_backend import run_points_ray
+
+        return run_points_ray(points, fill, context, writer, address=address, workers=workers,
+                              progress=progress, desc=desc, heavy=heavy)
+    if backend != "local":
+        raise SimError(f"unknown backend {backend!r}: one of {', '.join(BACKENDS)}")
     workers = min(workers or os.cpu_count() or 1, max(1, len(points)))
     rows: list[Row] = []
     bar = tqdm(total=len(points), desc=desc, unit="pt", disable=not progress, mininterval=0.5)

@@ -169,12 +169,15 @@ class ScenarioRun:
 
 
 def run_scenario(source: str | Path | dict[str, Any], results_root: Path | None = None,
-                 workers: int | None = None, progress: bool = True, resume: bool = False) -> ScenarioRun:
+                 workers: int | None = None, progress: bool = True, resume: bool = False,
+                 backend: str = "local", address: str | None = None) -> ScenarioRun:
     """Run a scenario end to end: its points streamed to results/<name>/<csv>.partial
     (moved over <csv> when the run is complete, so a rerun never destroys an earlier run's
     rows), then the study's tables and traces, figures (stale ones removed), summary.md and
     resolved.yaml. ``resume``: points already in the partial file of an interrupted run (or
-    else in the last complete CSV), with no error, are kept as they are and only the rest run."""
+    else in the last complete CSV), with no error, are kept as they are and only the rest run.
+    ``backend``: "local" (a process pool on this machine) or "ray" (a Ray cluster: started
+    for the run, or the one at ``address``); the rows are the same."""
     figure_server.start()  # imports the plotting while the scenario loads and runs
     scn = load_scenario(source)
     st = study_for(scn.spec.mode)
@@ -201,7 +204,8 @@ def run_scenario(source: str | Path | dict[str, Any], results_root: Path | None 
     for row in reused.values():
         writer.write(row)
     fresh = iter(run_points([p for k, p in zip(keys, points, strict=True) if k not in reused], st.fill, context,
-                            writer, workers=workers, progress=progress, desc=scn.spec.name, heavy=st.heavy))
+                            writer, workers=workers, progress=progress, desc=scn.spec.name, heavy=st.heavy,
+                            backend=backend, address=address))
     rows = [reused[k] if k in reused else next(fresh) for k in keys]
     derived.add_sweep_columns(rows, columns, arch_of(scn))
     write_rows(partial, columns, rows)  # in point order, with the sweep-wide columns

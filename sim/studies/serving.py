@@ -415,9 +415,10 @@ def serve_once(dep: Deployment, model: ModelSpec, precision: Precision, requests
 def run_serving(name: str, chips: list[str], models: list[str], requests: Requests | dict, rates: list[float],
                 serving: Serving | dict | None = None, precision: str = "bf16", slo: Slo | dict | None = None,
                 trace_rate: float | None = None, results_root: Path | None = None,
-                workers: int = 1) -> ScenarioRun:
+                workers: int = 1, backend: str = "local") -> ScenarioRun:
     """A serving study over ``chips`` (one card each) x ``models`` at ``rates`` without a
-    scenario file; a chip or model that cannot serve gets one row with ``error``."""
+    scenario file; a chip or model that cannot serve gets one row with ``error``.
+    ``backend="ray"`` runs the points on a local Ray cluster (same rows)."""
     def plain(x: Any) -> Any:
         return x.model_dump(exclude_none=True) if hasattr(x, "model_dump") else x
 
@@ -426,4 +427,4 @@ def run_serving(name: str, chips: list[str], models: list[str], requests: Reques
                 "serving": {"requests": plain(requests), "rates": rates, "precision": [precision], **sv,
                             **({"slo": plain(slo)} if slo is not None else {}),
                             **({"trace_rate": trace_rate} if trace_rate is not None else {})}}
-    return run_scenario(scenario, results_root, workers, progress=False)
+    return run_scenario(scenario, results_root, workers, progress=False, backend=backend)
