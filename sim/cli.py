@@ -121,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="where the points run: this machine's cores, or a Ray cluster (pip install 'sim[ray]')")
     run.add_argument("--ray-address", default=None, metavar="ADDR",
                      help="with --backend ray: a running cluster's address (default: start a local one for the run)")
+    run.add_argument("--json", action="store_true", help="print where the run wrote, its point counts and files as JSON")
     run.add_argument("--resume", action="store_true",
                      help="keep the points an interrupted (or earlier) run finished and run only the rest")
     run.set_defaults(func=_cmd_run)
@@ -134,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("config", help="path to the model's config.json")
     imp.add_argument("--name", default=None, help="the model's name (default: the config's _name_or_path or folder)")
     imp.add_argument("--out", default=None, help="YAML file to write (default: print it)")
+    imp.add_argument("--json", action="store_true", help="print the model as JSON instead of YAML (with --out: the file is JSON)")
     imp.set_defaults(func=_cmd_import_model)
 
     show = sub.add_parser("show", help="show one chip, system, model or software stack with its sources")
@@ -147,6 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     va.add_argument("--out", default=None, help="output folder (default: results/validation)")
     va.add_argument("--max-median-error", type=float, default=None,
                     help="exit 1 when the held-out median absolute error (%%) is worse")
+    va.add_argument("--json", action="store_true",
+                    help="print the per-case outcomes and the per-group accuracy (signed bias included) as JSON")
     va.set_defaults(func=_cmd_validate)
 
     _predict_parser(sub)
@@ -239,7 +243,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     run = run_scenario(args.scenario, Path(args.out) if args.out else None, args.workers,
                        progress=not args.no_progress, resume=args.resume, backend=args.backend,
                        address=args.ray_address)
-    print(f"{len(run.rows)} points ({run.failed} failed) -> {run.out_dir}/{run.csv_name}, summary.md, report.html, figures/")
+    if args.json:
+        print(json.dumps({"out_dir": str(run.out_dir), "points": len(run.rows), "failed": run.failed,
+                          "csv": run.csv_name, "files": run.files}, indent=2))
+    else:
+        print(f"{len(run.rows)} points ({run.failed} failed) -> {run.out_dir}/{run.csv_name}, summary.md, report.html, figures/")
     if run.rows and run.failed == len(run.rows):
         first = next(str(r["error"]) for r in run.rows if r.get("error"))
         print(f"error: every point failed (e.g. {first}); see {run.out_dir}/summary.md", file=sys.stderr)
@@ -254,12 +262,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     outcomes, out_dir, median = run_validation([Path(f) for f in args.files],
                                                Path(args.out) if args.out else None)
-    from sim.validate.summary import markdown
+    from sim.validate.summary import as_records, markdown
 
-    print(markdown(outcomes))
     ran = sum(1 for o in outcomes if o.status == "ok")
     shown = "n/a" if median is None else f"{median:.1f}%"
-    print(f"\n{len(outcomes)} cases, {ran} predicted; held-out median abs error {shown} -> {out_dir}")
+    if args.json:
+        print(json.dumps({"out_dir": str(out_dir), "cases": len(outcomes), "predicted": ran,
+                          "held_out_median_abs_error_pct": median, **as_records(outcomes)}, indent=2))
+    else:
+        print(markdown(outcomes))
+        print(f"\n{len(outcomes)} cases, {ran} predicted; held-out median abs error {shown} -> {out_dir}")
     if args.max_median_error is not None and (median is None or median > args.max_median_error):
         print(f"error: held-out median abs error {shown} exceeds {args.max_median_error}%", file=sys.stderr)
         return 1
@@ -335,7 +347,8 @@ def _cmd_import_model(args: argparse.Namespace) -> int:
     from sim.catalog.yaml_io import dump_yaml
 
     model = model_from_config(Path(args.config), args.name)
-    text = dump_yaml(model.model_dump(mode="json", exclude_defaults=True))
+    data = model.model_dump(mode="json", exclude_defaults=True)
+    text = json.dumps(data, indent=2) + "\n" if args.json else dump_yaml(data)
     if args.out is None:
         print(text, end="")
         return 0

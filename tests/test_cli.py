@@ -185,3 +185,31 @@ def test_help_shows_every_default(capsys):
                           ("--precision", "bf16")):
         block = out[out.index(f"  {flag} "):]
         assert f"(default: {default})" in block[:block.index("\n  --", 3)], flag
+
+
+def test_every_command_has_json():
+    from sim.cli import _parser
+
+    sub = next(a for a in _parser()._actions if a.dest == "command")
+    lacking = [name for name, cmd in sub.choices.items()
+               if not any("--json" in a.option_strings for a in cmd._actions)]
+    assert not lacking, lacking
+
+
+def test_validate_and_import_model_json(tmp_path, capsys):
+    assert main(["validate", "scenarios/validation/collective_sweeps.yaml", "--out", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["cases"] == len(out["outcomes"]) > 0 and out["predicted"] <= out["cases"]
+    held = out["groups"]["held-out"]
+    assert held["cases"] == sum(1 for o in out["outcomes"] if o["status"] == "ok" and o["fitted"] == "no")
+    assert set(held) == {"cases", "median_abs_error_pct", "p90_abs_error_pct", "median_optimism_pct"}
+    assert main(["import-model", "tests/data/hf/gpt-oss-20b/config.json", "--json"]) == 0
+    model = json.loads(capsys.readouterr().out)
+    assert model["layers"] > 0 and model["name"]
+
+
+def test_run_json(tmp_path, capsys):
+    assert main(["run", "c1-b30-vs-h20", "--out", str(tmp_path), "--no-progress", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["points"] > 0 and out["failed"] < out["points"] and "summary.md" in out["files"]
+    assert (tmp_path / "c1-b30-vs-h20" / out["csv"]).is_file()

@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sim.validate.predict import Outcome
 
@@ -48,8 +50,28 @@ def table_rows(outcomes: list[Outcome]) -> list[dict[str, str]]:
     return rows
 
 
+def as_records(outcomes: list[Outcome]) -> dict[str, Any]:
+    """The outcomes and the accuracy by group as plain data (``sim validate --json``): each
+    case's row, and per group its count, median and p90 |error| % and median signed optimism %."""
+    groups = {}
+    for key in GROUPINGS:
+        for g, (n, med, hi, bias) in accuracy(outcomes, key).items():
+            groups[g] = {"cases": n, "median_abs_error_pct": med, "p90_abs_error_pct": hi,
+                         "median_optimism_pct": bias}
+    return {"groups": groups, "outcomes": table_rows(outcomes)}
+
+
 def _split(o: Outcome) -> str:
     return "fitted" if o.fitted else "held-out"
+
+
+# The groups accuracy is reported by: fitted vs held-out, then by scope, category and chip class.
+GROUPINGS: tuple[Callable[[Outcome], str], ...] = (
+    lambda o: _split(o),
+    lambda o: f"{o.scope} ({_split(o)})",
+    lambda o: f"{o.case.category} ({_split(o)})",
+    lambda o: f"{o.arch} ({_split(o)})",
+)
 
 
 def markdown(outcomes: list[Outcome]) -> str:
@@ -59,10 +81,7 @@ def markdown(outcomes: list[Outcome]) -> str:
     lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
     lines += ["", "| group | cases | median abs error % | p90 abs error % | median optimism % |",
               "|---|---|---|---|---|"]
-    for key in (lambda o: _split(o),
-                lambda o: f"{o.scope} ({_split(o)})",
-                lambda o: f"{o.case.category} ({_split(o)})",
-                lambda o: f"{o.arch} ({_split(o)})"):
+    for key in GROUPINGS:
         for g, (n, med, hi, bias) in accuracy(outcomes, key).items():
             lines.append(f"| {g} | {n} | {med:.1f} | {hi:.1f} | {bias:+.1f} |")
     unsupported = [r for r in rows if r["status"] != "ok"]
