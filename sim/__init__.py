@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from sim.analytical.training import TrainingPrediction, predict_training
     from sim.catalog import load_chip, load_deployment, load_model, load_system
     from sim.deployment import Deployment
+    from sim.des import Arrivals, Lengths, Requests, Scheduler, Serving, Slo
     from sim.parts.economics import Economics
+    from sim.studies.search import SearchResult, Targets, search
+    from sim.studies.serving import serve_once as serve
     from sim.workload.parallel import Parallelism
     from sim.workload.spec import Precision, Workload
     from sim.workload.training import TrainingJob
@@ -33,12 +36,20 @@ _LAZY = {"Prediction": "sim.analytical.inference", "predict": "sim.analytical.in
          "load_chip": "sim.catalog", "load_model": "sim.catalog", "load_system": "sim.catalog",
          "load_deployment": "sim.catalog", "Deployment": "sim.deployment", "Economics": "sim.parts.economics",
          "Parallelism": "sim.workload.parallel", "Precision": "sim.workload.spec", "Workload": "sim.workload.spec",
-         "TrainingJob": "sim.workload.training"}
+         "TrainingJob": "sim.workload.training", "Arrivals": "sim.des", "Lengths": "sim.des", "Requests": "sim.des",
+         "Scheduler": "sim.des", "Serving": "sim.des", "Slo": "sim.des", "SearchResult": "sim.studies.search",
+         "Targets": "sim.studies.search", "search": "sim.studies.search"}
+_RENAMED = {"serve": ("sim.studies.serving", "serve_once")}  # public name -> (module, its name there)
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _RENAMED:
+        module, attr = _RENAMED[name]
+        value = getattr(importlib.import_module(module), attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'sim' has no attribute '{name}'")
@@ -59,7 +70,8 @@ def run_scenario(name: str, **kwargs):
     return _run(name, **kwargs)
 
 
-__all__ = ["CapacityError", "ConfigError", "Deployment", "Economics", "Parallelism", "Precision", "Prediction",
-           "SimError", "TrainingJob", "TrainingPrediction", "UnknownNameError", "UnsupportedError", "Workload",
+__all__ = ["Arrivals", "CapacityError", "ConfigError", "Deployment", "Economics", "Lengths", "Parallelism",
+           "Precision", "Prediction", "Requests", "Scheduler", "SearchResult", "Serving", "SimError", "Slo", "Targets",
+           "TrainingJob", "TrainingPrediction", "UnknownNameError", "UnsupportedError", "Workload",
            "default_economics", "load_chip", "load_deployment", "load_model", "load_system", "predict",
-           "predict_training", "run_scenario"]
+           "predict_training", "run_scenario", "search", "serve"]

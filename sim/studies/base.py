@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from sim.catalog import load_calibration, results_dir, shipped_dir, suggest, validated
 from sim.catalog.provenance import sourced_numbers
 from sim.catalog.yaml_io import LocatedYaml
-from sim.errors import ConfigError
+from sim.errors import ConfigError, SimError
 from sim.report import figure_server, figures, html, summary, verdict
 from sim.report.figure_server import FigureJob
 from sim.report.spec import PlotSpec
@@ -166,6 +166,15 @@ class ScenarioRun:
     @property
     def failed(self) -> int:
         return sum(1 for r in self.rows if r.get("error"))
+
+    def dataframe(self) -> Any:
+        """The rows as a pandas DataFrame (pandas is not a dependency: install it to use this)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise SimError("ScenarioRun.dataframe() needs pandas (pip install pandas); run.rows has the same "
+                           "rows as a list of dicts") from None
+        return pd.DataFrame(self.rows)
 
 
 def run_scenario(source: str | Path | dict[str, Any], results_root: Path | None = None,
