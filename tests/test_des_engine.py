@@ -228,3 +228,48 @@ def test_power_over_time_stays_between_idle_and_tdp_and_integrates_to_the_energy
     end = float((res.iter_start_s + res.iter_dur_s).max())
     integrated = float(series["power_W"].sum() * end / 50)
     assert integrated == pytest.approx(chip.power.idle_W * end + res.iter_joules.sum(), rel=1e-9)
+
+
+LOW_LOAD_CASES = [  # one per chip class, single chips and plans; SN40L alone has a tiered memory (HBM + DDR)
+    ("SambaNova-SN40L", None, 1, 1, "llama-3.1-8b"), ("SN40L-Node-8", "system", 8, 1, "llama-3.1-70b"),
+    ("TPU-v5p", None, 1, 1, "llama-3.1-8b"), ("TPU-v5p-Pod", "system", 4, 1, "llama-3.1-70b"),
+    ("Cerebras-WSE-3", None, 1, 1, "llama-3.1-8b"), ("Cerebras-CS3-Cluster", "system", 1, 4, "llama-3.1-70b"),
+    ("Groq-LPU-Cluster", "system", 8, 16, "llama-3.1-8b"), ("HGX-H100-8GPU", "system", 4, 2, "llama-3.1-70b"),
+]
+
+
+@pytest.mark.parametrize("where,kind,tp,pp,model_name", LOW_LOAD_CASES)
+def test_low_load_matches_the_analytical_engine_on_every_chip_class(where, kind, tp, pp, model_name):
+    """Requests ten service times apart (so none queues or shares a batch): every policy's
+    TTFT, TPOT and end-to-end latency equal ``predict`` at batch 1 within 1%, on every chip
+    class. On a tiered memory this needs the serving cache placed by what the iteration's
+    sequences hold, as predict places its batch, not by the whole reserved KV pool (which
+    put an 8B model's cache in SN40L's DDR: 7-8% slow)."""
+    from sim import Parallelism
+    from sim.catalog import load_deployment
+
+    plan = Parallelism(tp=tp, pp=pp)
+    dep = load_deployment(plan, system=where) if kind == "system" else load_deployment(plan, chip=where)
+    model = load_model(model_name)
+    ref = predict(dep, model, Workload(phase="generate", batch=1, input_len=IN, output_len=OUT), default_economics())
+    for policy in ("static", "continuous", "chunked"):
+        reqs = make_requests(_fixed(3, 0.1 / ref.e2e_latency_s, kind="constant"))
+        sch = Scheduler(policy=policy)
+        row = summarize(simulate(iteration_cost(dep, model, P, sch, reqs), Serving(scheduler=sch), reqs))
+        assert row["ttft_mean_s"] == pytest.approx(ref.ttft_s, rel=0.01), policy
+        assert row["tpot_mean_s"] == pytest.approx(ref.tpot_s, rel=0.01), policy
+        assert row["e2e_mean_s"] == pytest.approx(ref.e2e_latency_s, rel=0.01), policy
+
+
+def test_a_tiered_cache_spills_to_the_slower_tier_only_when_it_outgrows_the_faster():
+    """SN40L: an 8B model's cache sits in HBM while it fits beside the weights (decode time
+    as with a small cache), and a cache of millions of tokens spills to DDR (slower)."""
+    from sim.analytical.iteration import ChipIterationCost
+
+    cost = ChipIterationCost(load_chip("SambaNova-SN40L"), load_model("llama-3.1-8b"), P, max_batched_tokens=2048,
+                             max_seqs=256)
+    small, in_hbm, spilled = (cost.time_s([], 8, 8 * n) for n in (1_000, 20_000, 400_000))
+    assert small < in_hbm < spilled
+    per_token_hbm = (in_hbm - small) / (8 * 19_000)
+    per_token_spilled = (spilled - in_hbm) / (8 * 380_000)
+    assert per_token_spilled > 2 * per_token_hbm  # DDR reads cost more per cached token than HBM reads

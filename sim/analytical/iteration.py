@@ -44,7 +44,7 @@ from sim.analytical.evaluate import EnergyModel, evaluate
 from sim.analytical.memory import Footprint, footprint, kv_share, place
 from sim.analytical.multicard import p2p_call
 from sim.chips.base import ChipSpec
-from sim.chips.costing import ChipCostModel
+from sim.chips.costing import ChipCostModel, Placement
 from sim.comm.pricing import CommCost, comm_energy_J, comm_time_s
 from sim.errors import CapacityError, ConfigError
 from sim.parts.stack import StackSpec
@@ -67,6 +67,9 @@ DEFAULT_MEMORY_FRACTION = 0.9
 TOKEN_BITS = 12  # iteration token counts: exact below 4096, else 12 significant bits
 CHUNK_BITS = 10  # prefill chunk lengths and their cached tokens: exact below 1024, else 10 bits
 GRID_BITS = 7    # mean decode cache length: interpolated on 128 points per octave
+# KV tokens resident in an iteration, for its placement in a tiered memory: 64 steps per
+# octave, so the blended bandwidth of a cache that spills is off by under 1.6% of the spilled share
+PLACE_BITS = 6
 
 Chunk = tuple[int, int]  # (new tokens, tokens already cached) of one prefill chunk
 
@@ -202,11 +205,11 @@ class ChipIterationCost:
         self.kv_bytes_per_token = self.memory.kv_bytes_per_token
         self._cm: ChipCostModel = chip.cost_model()
         self._energy = EnergyModel(self._cm)
-        self._pl = place(chip, Footprint(self.memory.weights_bytes, self.memory.kv_bytes,
-                                         self.memory.workspace_bytes), stack=self.stack)
+        self._tiered = len(chip.inference_memory) > 1
+        self._caches: dict[Placement, dict[tuple, Spent]] = {}
+        self._use_placement(self.memory.kv_tokens)
         self._additive = self._cm.additive
         self.exact = exact
-        self._cache: dict[tuple, Spent] = {}
         self.chips = self.plan.tp * self.plan.pp
         self.idle_W, self.active_W = chip.power.idle_W, chip.power.active_W
 
@@ -220,6 +223,8 @@ class ChipIterationCost:
         if tokens == 0:
             return NOTHING
         sampled = decode_count + len(prefill) if sampled is None else sampled
+        if self._tiered:  # the cache the iteration's sequences hold, at the tiers it occupies
+            self._use_placement(decode_cached + decode_count + sum(new + cached for new, cached in prefill))
         pp = self.plan.pp
         micro = 1 if pp == 1 else min(pp, decode_count + len(prefill))
         stage = self._stage(prefill, decode_count, decode_cached, tokens, sampled, micro)
@@ -245,6 +250,17 @@ class ChipIterationCost:
         if decode_count:
             t += self._lerp("decode", (math.ceil(decode_count / micro),), decode_cached / decode_count, self._decode)
         return t
+
+    def _use_placement(self, resident_tokens: int) -> None:
+        """Place weights, then ``resident_tokens`` of KV cache, then the workspace in the
+        tiers (fastest first, as ``predict`` places a batch): on a chip with one inference
+        tier the placement never changes; on a tiered one (HBM + DDR) the cache spills to the
+        slower tier only once it outgrows what the weights leave of the faster one. The
+        token count is rounded to PLACE_BITS significant bits; pieces are cached per placement."""
+        kv = bucket(max(1, resident_tokens), PLACE_BITS) * self.memory.kv_bytes_per_token
+        self._pl = place(self.chip, Footprint(self.memory.weights_bytes, kv, self.memory.workspace_bytes),
+                         stack=self.stack)
+        self._cache = self._caches.setdefault(self._pl, {})
 
     def _link(self, tokens: int) -> Spent:
         """Collectives and stage-to-stage send of a micro-batch of ``tokens`` (none on one chip)."""
