@@ -89,7 +89,7 @@ class ChipCostModel:
         if op.flops == 0.0:
             return 0.0
         eff = 1.0 if op.kind in ("elementwise", "embedding") else self.matmul_efficiency(op)
-        return op.flops / (self.peak_flops(op.dtype) * eff)
+        return op.flops * op.padding / (self.peak_flops(op.dtype) * eff)
 
     def op_cost(self, op: Op, count: int, pl: Placement) -> OpCost:
         """Unfused: every byte the op touches crosses the off-chip interface."""

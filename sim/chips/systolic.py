@@ -85,7 +85,7 @@ class WeightStationaryCostModel(ChipCostModel):
         cost = super().op_cost(op, count, pl)
         if not self.weight_load_bound(op) or cost.compute_s <= cost.memory_s:
             return cost
-        macs_s = op.flops / (self.peak_flops(op.dtype) * self.matmul_ceiling(op.dtype))
+        macs_s = op.flops * op.padding / (self.peak_flops(op.dtype) * self.matmul_ceiling(op.dtype))
         return OpCost(op, count, cost.time_s, macs_s, cost.compute_s, cost.overhead_s, cost.weight_bytes,
                       cost.kv_bytes, cost.act_bytes)
 

@@ -35,6 +35,10 @@ class Op:
     n: int = 0
     k: int = 0
     kv_groups: int = 0  # attention: KV head groups (tensor parallelism splits them, or replicates one)
+    # shape work / useful work (>= 1): the GEMM shape the kernel runs does more than ``flops``
+    # (a grouped expert GEMM with each expert's rows rounded up); the units stay busy for the
+    # shape, so compute time counts it, while ``flops`` (MFU, achieved TFLOPS) counts the useful work
+    padding: float = 1.0
 
     @property
     def act_bytes(self) -> float:
