@@ -21,6 +21,11 @@ On cost models that price each op on its own (GPU, systolic, roofline, wafer, LP
 pieces add up to the whole iteration exactly; a fused schedule (dataflow sections) is
 costed as one graph per bucketed key instead.
 
+Placement. On a chip with several inference tiers (SN40L: HBM + DDR) each iteration places
+the KV cache its own sequences hold, fastest tier first after the weights, as ``predict``
+places a batch, so a small cache is read at HBM speed and only a cache that outgrows the
+HBM the weights leave spills to DDR; the pieces above are cached per placement.
+
 Multi-card (``SystemIterationCost``): one model instance split by a ``Parallelism`` plan
 (tensor and pipeline parallel; data-parallel copies are the engine's replicas). Every
 piece is the slowest stage's tensor-parallel share (``shard_graph``), the token piece
