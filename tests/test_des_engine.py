@@ -179,6 +179,26 @@ def test_trace_replay(tmp_path):
     path.write_text("arrival_s,input_len,output_len\nsoon,100,10\n")
     with pytest.raises(ConfigError, match=":2:"):
         make_requests(Requests(arrivals=Arrivals(kind="trace"), trace=str(path)))
+    path.write_text("arrival_s,input_len,output_len\ninf,100,10\n")
+    with pytest.raises(ConfigError, match="finite"):
+        make_requests(Requests(arrivals=Arrivals(kind="trace"), trace=str(path)))
+
+
+def test_a_trace_is_only_ever_a_readable_csv(tmp_path):
+    """A trace names a .csv file; anything else (a catalog YAML, a binary, a folder) is one
+    error, never read as requests or a traceback."""
+    def load(p):
+        return make_requests(Requests(arrivals=Arrivals(kind="trace"), trace=str(p)))
+
+    with pytest.raises(ConfigError, match=r"a trace is a \.csv file"):
+        load("configs/chips/H100.yaml")
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(b"\xff\xfe\x00\x81" * 64)
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load(binary)
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(ConfigError, match="not found"):
+        load(tmp_path / "dir.csv")
 
 
 def test_bad_inputs_are_clear_errors(h100_8b):

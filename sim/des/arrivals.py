@@ -62,11 +62,31 @@ def draw_lengths(spec: Lengths, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.rint(x), spec.low, spec.high).astype(np.int64)
 
 
+# Rows read from one trace at most: sim serve's --requests limit (sim.cli.MAX_REQUESTS);
+# beyond it the requests alone outgrow a laptop's memory.
+MAX_TRACE_ROWS = 10_000_000
+
+
 def read_trace(path: str | Path) -> list[tuple[float, int, int]]:
-    """Rows (arrival_s, input_len, output_len) of a CSV with those column names."""
+    """Rows (arrival_s, input_len, output_len) of a CSV with those column names. Only a
+    ``.csv`` file is read (a trace is named by its path; a mistyped field never reads an
+    arbitrary file), and a file that is not UTF-8 text, not CSV or too long is one error."""
     p = Path(path)
+    if p.suffix.lower() != ".csv":
+        raise ConfigError(f"trace {p}: a trace is a .csv file with columns {', '.join(TRACE_COLUMNS)}")
     if not p.is_file():
         raise ConfigError(f"trace file not found: {p}")
+    try:
+        return _trace_rows(p)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text (a trace is a CSV file)") from None
+    except csv.Error as err:
+        raise ConfigError(f"{p}: not a readable CSV ({err})") from None
+    except OSError as err:
+        raise ConfigError(f"{p}: cannot read it ({err.strerror or err})") from None
+
+
+def _trace_rows(p: Path) -> list[tuple[float, int, int]]:
     with p.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         missing = [c for c in TRACE_COLUMNS if c not in (reader.fieldnames or [])]
@@ -78,8 +98,10 @@ def read_trace(path: str | Path) -> list[tuple[float, int, int]]:
                 t, i, o = float(row["arrival_s"]), int(row["input_len"]), int(row["output_len"])
             except (TypeError, ValueError):
                 raise ConfigError(f"{p}:{line}: arrival_s must be a number and lengths integers") from None
-            if t < 0 or i < 1 or o < 1:
-                raise ConfigError(f"{p}:{line}: arrival_s must be >= 0 and lengths >= 1")
+            if not (0 <= t < float("inf")) or i < 1 or o < 1:
+                raise ConfigError(f"{p}:{line}: arrival_s must be finite and >= 0 and lengths >= 1")
+            if len(rows) == MAX_TRACE_ROWS:
+                raise ConfigError(f"{p}: more than {MAX_TRACE_ROWS:,} rows; split the trace")
             rows.append((t, i, o))
     if not rows:
         raise ConfigError(f"{p}: trace has no rows")
