@@ -92,7 +92,7 @@ def _trace_rows(p: Path) -> list[tuple[float, int, int]]:
         missing = [c for c in TRACE_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise ConfigError(f"{p}: trace needs columns {', '.join(TRACE_COLUMNS)}; missing {', '.join(missing)}")
-        rows = []
+        rows: list[tuple[float, int, int]] = []
         for line, row in enumerate(reader, start=2):
             try:
                 t, i, o = float(row["arrival_s"]), int(row["input_len"]), int(row["output_len"])
