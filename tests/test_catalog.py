@@ -140,3 +140,27 @@ def test_booleans_and_infinities_are_not_numbers(tmp_path, value, needle):
     with pytest.raises(ConfigError, match=needle) as err:
         catalog.load_chip(path)
     assert "memory.hbm.bandwidth_GBps" in str(err.value)
+
+
+@pytest.mark.parametrize("old,new,field", [
+    ("    bandwidth_GBps: 3350", "    bandwidth_GBps: 3.35", "memory.hbm.bandwidth_GBps = 3.35 GB/s"),  # TB/s typed as GB/s
+    ("    capacity_GB: 80", "    capacity_GB: 80000000000", "memory.hbm.capacity_GB"),  # bytes typed as GB
+    ("  purchase_USD: 30000", "  purchase_USD: 30000000000", "price.purchase_USD"),  # a price in the wrong unit
+    ("    bf16: 989.4", "    bf16: 989400000000000", "compute.peak_dense_TFLOPS.bf16"),  # FLOPS typed as TFLOPS
+])
+def test_a_unit_mistake_is_stopped_at_its_line_and_an_override_takes_it(tmp_path, old, new, field):
+    """kW typed as W is stopped too (tdp_W 0.7), though its override then meets the power check."""
+    text = _h100_text(**{old: new})
+    with pytest.raises(ConfigError, match="outside the plausible") as err:
+        catalog.load_chip(_write(tmp_path, text))
+    msg = str(err.value)
+    assert field in msg and "plausibility_override" in msg and "\n" not in msg
+    line = int(msg.split(":")[1])
+    assert new.strip() in text.splitlines()[line - 1]
+    dotted = field.split(" ")[0]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    chip = catalog.load_chip(_write(tmp_path / "a", text + f"plausibility_override: [{dotted}]\n"))
+    assert chip.name  # taken as written
+    with pytest.raises(ConfigError, match="names no number"):
+        catalog.load_chip(_write(tmp_path / "b", text + "plausibility_override: [memory.hbm.speed]\n"))

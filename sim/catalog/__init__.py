@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from sim.catalog.plausible import check_plausible, overrides_of
 from sim.catalog.provenance import dangling_sources, unsourced
 from sim.catalog.roots import (
     add_user_dirs,
@@ -148,11 +149,13 @@ def build_chip(doc: LocatedYaml, data: Any | None = None) -> ChipSpec:
     if kind not in kinds:
         raise ConfigError(f"{doc.where(('kind',))}: kind: '{kind}' is not an architecture class "
                           f"(one of: {', '.join(sorted(kinds))}).{suggest(str(kind), list(kinds))}")
+    data, overrides = overrides_of(doc, data)
     resolved = dict(data)
     for key in ("default_stack", "default_training_stack"):
         if isinstance(resolved.get(key), str):
             resolved[key] = _named_stack(doc, (key,), resolved[key])
     chip = validated(kinds[kind].model_validate, doc, resolved)
+    check_plausible(doc, data, overrides)
     check_sources(doc, data)
     return chip
 
