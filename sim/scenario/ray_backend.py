@@ -6,7 +6,6 @@ Ray; one that still fails becomes error rows, never a lost sweep."""
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from tqdm import tqdm
 
 from sim.errors import SimError
+from sim.scenario.runner import chunk_size
 from sim.scenario.store import ResultWriter
 
 Row = dict[str, Any]
@@ -36,10 +36,10 @@ def _ray() -> Any:
 
 
 def _evaluate_chunk(state: tuple[Fill, Any], chunk: list[Row]) -> list[Row]:
-    from sim.scenario import runner
+    from sim.scenario.runner import _init, evaluate
 
-    runner._init(*state)
-    return [runner.evaluate(p) for p in chunk]
+    _init(*state)
+    return [evaluate(p) for p in chunk]
 
 
 def run_points_ray(points: list[Row], fill: Fill, context: Any, writer: ResultWriter, *, address: str | None,
@@ -77,7 +77,7 @@ def _connect(ray: Any, address: str | None, workers: int | None) -> bool:
 def _run(ray: Any, points: list[Row], state: tuple[Fill, Any], writer: ResultWriter, *, progress: bool,
          desc: str, heavy: bool) -> list[Row]:
     n_workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    size = 1 if heavy else max(1, min(256, math.ceil(len(points) / (n_workers * 8))))
+    size = chunk_size(len(points), n_workers, heavy)
     chunks = [points[i:i + size] for i in range(0, len(points), size)]
     task = ray.remote(max_retries=RETRIES_ON_WORKER_DEATH)(_evaluate_chunk)
     shared = ray.put(state)

@@ -53,6 +53,12 @@ def evaluate(point: Row) -> Row:
 BACKENDS = ("local", "ray")
 
 
+def chunk_size(points: int, workers: int, heavy: bool) -> int:
+    """Points per task: one for heavy points (a simulation each), else about eight tasks per
+    worker (so a slow chunk does not hold the others up), at most 256 points."""
+    return 1 if heavy else max(1, min(256, math.ceil(points / (workers * 8))))
+
+
 def run_points(points: list[Row], fill: Fill, context: Any, writer: ResultWriter, *, workers: int | None = None,
                progress: bool = True, desc: str = "", heavy: bool = False, backend: str = "local",
                address: str | None = None) -> list[Row]:
@@ -77,7 +83,7 @@ def run_points(points: list[Row], fill: Fill, context: Any, writer: ResultWriter
                 rows.append(writer.write(row))
                 bar.update()
         else:
-            chunk = 1 if heavy else max(1, min(256, math.ceil(len(points) / (workers * 8))))
+            chunk = chunk_size(len(points), workers, heavy)
             with mp.get_context("fork" if hasattr(os, "fork") else "spawn").Pool(
                     workers, initializer=_init, initargs=(fill, context)) as pool:
                 for row in pool.imap(evaluate, points, chunksize=chunk):
