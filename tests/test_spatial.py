@@ -38,6 +38,20 @@ def test_a_section_at_one_row_is_a_dependency_chain_and_at_many_rows_a_pipeline(
     assert in_flight_s(stages, 10.0, 1000) == 10.0  # off-chip traffic shared by all stages binds
 
 
+def test_streamed_weights_are_read_once_and_a_stage_waits_for_its_own():
+    """Weights stream in stage order over one interface and serve every row tile: the first
+    tile enters a stage once that stage's weights are in, so a stage whose weights are
+    slow holds back everything after it, and more tiles never make the section faster
+    when each tile's work is the same."""
+    stages, weights = [1.0, 1.0, 1.0], [5.0, 0.0, 5.0]
+    # stage 3's weights are in at 10; the one tile then runs it: 11
+    assert in_flight_s(stages, 10.0, 1, weights) == pytest.approx(11.0)
+    # two tiles of the same per-tile work (stages take twice as long for twice the rows)
+    assert in_flight_s([2 * s for s in stages], 10.0, 2, weights) == pytest.approx(12.0)
+    times = [in_flight_s([t * s for s in stages], 10.0, t, weights) for t in range(1, 50)]
+    assert all(b >= a for a, b in zip(times, times[1:], strict=False))
+
+
 def test_fused_prefill_moves_only_weights_kv_and_section_edges_off_chip():
     """Intermediates between fused ops stay in PMUs: the pass's off-chip bytes are the
     weights, the KV cache and each section's input and output, far below the roofline's

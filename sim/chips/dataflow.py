@@ -87,13 +87,30 @@ def balanced_pipeline_s(work_s: list[float], units: int) -> float:
     return max(w / a for w, a in zip(busy, allocate_units(busy, units), strict=True))
 
 
-def in_flight_s(stage_s: list[float], memory_s: float, tiles: int) -> float:
-    """A section of stages (``stage_s``: each stage's time for all rows, apart from shared
-    off-chip traffic) over ``tiles`` row tiles: the first tile's chain through every stage
-    plus (tiles - 1) of the slowest stage, and never less than the off-chip traffic."""
-    chain = sum(stage_s) / tiles
-    steady = (tiles - 1) / tiles * max(stage_s, default=0.0)
-    return max(chain + steady, memory_s)
+def in_flight_s(stage_s: list[float], memory_s: float, tiles: int, weight_s: list[float] | None = None) -> float:
+    """A section of stages over ``tiles`` row tiles, as a flow shop of identical tiles.
+
+    ``stage_s`` is each stage's time for all rows (compute, on-chip hand-off, the rows' own
+    off-chip traffic), so a tile takes stage_s / tiles there. ``weight_s`` is each stage's
+    weight stream, read once per pass whatever the rows: the weights arrive over one shared
+    interface in stage order, and a stage runs its first tile only once its weights are in.
+    The critical path starts at some stage i when its weights are in, takes the first tile
+    through the rest and every tile through the slowest stage after i; never less than all
+    the off-chip traffic (``memory_s``). Without weight streams this is the first tile's
+    chain plus (tiles - 1) of the slowest stage.
+    """
+    per_tile = [s / tiles for s in stage_s]
+    arrived = 0.0
+    ready = []  # when each stage's weights are in
+    for w in weight_s or [0.0] * len(stage_s):
+        arrived += w
+        ready.append(arrived)
+    path, rest, slowest = 0.0, 0.0, 0.0
+    for i in range(len(per_tile) - 1, -1, -1):
+        rest += per_tile[i]
+        slowest = max(slowest, per_tile[i])
+        path = max(path, ready[i] + rest + (tiles - 1) * slowest)
+    return max(path, memory_s)
 
 
 class DataflowCostModel(ChipCostModel):
@@ -141,15 +158,17 @@ class DataflowCostModel(ChipCostModel):
         weight_Bps = self._weights_Bps or pl.weight_Bps
         acts = [(op.act_in_bytes if i == 0 else 0.0) + (op.act_out_bytes if i == last else 0.0)
                 for i, op in enumerate(ops)]
-        mem = [op.weight_bytes / weight_Bps + op.kv_bytes / pl.kv_Bps + a / pl.act_Bps
-               for op, a in zip(ops, acts, strict=True)]
+        weights = [op.weight_bytes / weight_Bps for op in ops]
+        rows_mem = [op.kv_bytes / pl.kv_Bps + a / pl.act_Bps for op, a in zip(ops, acts, strict=True)]
+        mem = [w + r for w, r in zip(weights, rows_mem, strict=True)]
         net = [op.act_out_bytes / self._onchip_Bps if i < last else 0.0 for i, op in enumerate(ops)]
         work = [self.compute_s(op) * self._pcus for op in ops]  # unit-seconds at full efficiency
         alloc = allocate_units(work, self._pcus) if len(ops) <= self._pcus else [1] * len(ops)
         compute = [w / a for w, a in zip(work, alloc, strict=True)]
         stage = [max(c, n) for c, n in zip(compute, net, strict=True)]
         tiles = self._rows or max(1, max(op.m for op in ops))
-        time = in_flight_s([max(s, m) for s, m in zip(stage, mem, strict=True)], sum(mem), tiles) + reconfig_s
+        per_rows = [max(s, r) for s, r in zip(stage, rows_mem, strict=True)]
+        time = in_flight_s(per_rows, sum(mem), tiles, weights) + reconfig_s
         own = [max(s, m) for s, m in zip(stage, mem, strict=True)]
         total_own = sum(own) or 1.0
         off_chip = 0.0 if self._weights_Bps else 1.0  # resident weights never leave the PMUs

@@ -6,7 +6,9 @@ Accounting rules (each pinned by a test, as existing tools get them wrong):
   token's K and V; grouped heads share one read (GQA/MQA);
 - the input embedding is a row lookup, not a matmul;
 - prefill runs the LM head on each sequence's last token only;
-- causal attention counts only the lower triangle of the score matrix (s(s+1)/2 pairs);
+- causal attention counts only the lower triangle of the score matrix (s(s+1)/2 pairs) as
+  useful flops, but the kernel runs whole blocks of the mask (FlashAttention skips only the
+  blocks above the diagonal), so its compute time counts the blocks it runs;
 - ``batch`` means sequences, with no hidden beam factor.
 
 Elementwise flop counts per element follow the formulas: residual add + RMSNorm 5
@@ -26,6 +28,10 @@ ADD_NORM_FLOPS = 5.0
 ROTARY_FLOPS = 3.0
 GATED_ACT_FLOPS = 5.0
 GELU_FLOPS = 8.0
+# Query and key block of a FlashAttention kernel, in tokens: FlashAttention-2 tiles Q and K/V
+# in blocks of 64 or 128 rows and skips only the blocks wholly above the causal diagonal
+# (Dao, "FlashAttention-2", arXiv:2307.08691, sections 3.1 and 3.3).
+CAUSAL_BLOCK_TOKENS = 128
 
 
 def prefill_graph(model: ModelSpec, batch: int, seq_len: int, p: Precision) -> Graph:
@@ -90,14 +96,30 @@ def _attention(batch: int, new: int, cached: int, heads: int, kv_heads: int, d_q
     flops = 2.0 * batch * heads * pairs * (d_qk + d_v)
     t = batch * new
     group = heads // kv_heads
+    keys = causal_keys_per_query(new, cached)
     return Op(
-        name, "attention", "attention", flops=flops, dtype=p.attention,
+        name, "attention", "attention", flops=flops, dtype=p.attention, padding=new * keys / pairs,
         act_in_bytes=t * (heads * d_qk + kv_elems_per_token) * p.act_bytes,
         act_out_bytes=t * heads * d_v * p.act_bytes,
         kv_read_bytes=batch * cached * kv_elems_per_token * p.kv_bytes,
         kv_write_bytes=t * kv_elems_per_token * p.kv_bytes,
-        batch=batch * kv_heads, m=group * new, n=cached + new, k=d_qk, kv_groups=kv_heads,
+        batch=batch * kv_heads, m=group * new, n=keys, k=d_qk, kv_groups=kv_heads,
     )
+
+
+def causal_keys_per_query(new: int, cached: int, block: int = CAUSAL_BLOCK_TOKENS) -> int:
+    """Keys a query row of a block-causal kernel runs against, on average (rounded up).
+
+    The new tokens' query blocks of ``block`` rows each run the cache and every key block up
+    to their diagonal, masked elements included: block i (rows up to (i+1)*block) runs
+    min(cached + new, cached + (i+1)*block) keys. The attention op is costed as the
+    rectangle of ``new`` rows by this many keys, so its time never falls as ``new`` grows
+    (the mean is non-decreasing in ``new``) and decode (one row) runs exactly the cache
+    plus itself.
+    """
+    full = (new - 1) // block  # query blocks with all ``block`` rows; the last holds the rest
+    run = block * (full * cached + block * full * (full + 1) // 2) + (new - full * block) * (cached + new)
+    return -(-run // new)
 
 
 def _mla_ops(model: ModelSpec, batch: int, new: int, cached: int, p: Precision) -> tuple[Op, ...]:
