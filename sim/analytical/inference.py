@@ -4,7 +4,9 @@ memory, energy, cost."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import ClassVar
 
 from sim.analytical.energy import run_energy
@@ -18,6 +20,7 @@ from sim.parts.economics import Economics
 from sim.parts.stack import StackSpec
 from sim.workload.graph import decode_graph, prefill_graph
 from sim.workload.model import ModelSpec
+from sim.workload.ops import Graph
 from sim.workload.parallel import Parallelism
 from sim.workload.spec import Workload
 
@@ -172,24 +175,28 @@ def _run(dep: Deployment, model: ModelSpec, wl: Workload, keep_ops: bool
                         keep_ops)
     seqs = wl.batch // plan.dp
     micro = min(plan.pp, seqs)  # micro-batches in flight, one per stage at most
-    mb = math.ceil(seqs / micro)
+    mb = math.ceil(seqs / micro)  # the largest micro-batch; the rest hold one sequence fewer
+    sizes = [(mb, seqs - micro * (mb - 1))] + ([(mb - 1, micro * mb - seqs)] if micro * mb > seqs else [])
     p = wl.precision
     passes: dict[str, PassCost] = {}
     total = PassCost()
     ttft = tpot = math.nan
 
-    def round_(graph, tokens: int, fill: bool) -> PassCost:
-        stage = stages.forward(graph, tokens, p.act_bytes)
-        slots = micro + plan.pp - 1 if fill else plan.pp
-        return pipelined(stage, micro, slots, stages.p2p_s(tokens, p.act_bytes), stages.p2p_J(tokens, p.act_bytes))
+    def round_(graph: Callable[[int], Graph], tokens_per_seq: int, fill: bool) -> PassCost:
+        parts = []
+        for size, count in sizes:
+            tokens = size * tokens_per_seq
+            parts.append((stages.forward(graph(size), tokens, p.act_bytes), count,
+                          stages.p2p_s(tokens, p.act_bytes), stages.p2p_J(tokens, p.act_bytes)))
+        return pipelined(parts, micro + plan.pp - 1 if fill else plan.pp)
 
     if wl.phase in ("prefill", "generate"):
-        pre = round_(prefill_graph(model, mb, wl.input_len, p), mb * wl.input_len, fill=True)
+        pre = round_(lambda n: prefill_graph(model, n, wl.input_len, p), wl.input_len, fill=True)
         passes["prefill"] = pre
         total.add(pre)
         ttft = pre.time_s
     if wl.phase == "decode":
-        dec = round_(decode_graph(model, mb, wl.input_len, p), mb, fill=False)
+        dec = round_(lambda n: decode_graph(model, n, wl.input_len, p), 1, fill=False)
         passes["decode"] = dec
         total.add(dec)
         tpot = dec.time_s
@@ -197,7 +204,7 @@ def _run(dep: Deployment, model: ModelSpec, wl: Workload, keep_ops: bool
         lengths = decode_sample_lengths(wl.input_len, wl.output_len)
         mean = PassCost()
         for cached in lengths:
-            step = round_(decode_graph(model, mb, cached, p), mb, fill=False)
+            step = round_(partial(decode_graph, model, cached_len=cached, p=p), 1, fill=False)
             mean.add(step, 1.0 / len(lengths))
         mean.ops = step.ops
         passes["decode"] = mean

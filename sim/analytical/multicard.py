@@ -68,14 +68,23 @@ class StageModel:
         return comm_energy_J([p2p_call(self.model, tokens, act_bytes)], self.plan, self.comm, self.mode)
 
 
-def pipelined(stage: PassCost, micro_batches: int, slots: int, p2p_s: float, p2p_J: float = 0.0) -> PassCost:
-    """A chip's view of ``micro_batches`` passing through the pipeline in ``slots`` stage
-    times (m + p - 1 to fill and drain for a whole pass; p per decode round): its own work
-    is ``micro_batches`` stage passes, the rest of the wall time is bubble."""
+def pipelined(stages: list[tuple[PassCost, int, float, float]], slots: int) -> PassCost:
+    """A chip's view of micro-batches passing through the pipeline in ``slots`` stage
+    times (m + p - 1 to fill and drain for a whole pass; p per decode round).
+
+    ``stages`` holds (stage cost, micro-batches of that size, p2p seconds, p2p joules), the
+    largest micro-batches first: a batch that does not divide into m equal micro-batches
+    runs some one sequence larger. Its own work is every micro-batch's stage pass; the slots
+    beyond the micro-batches (fill and drain) take the largest one's stage time; the rest
+    of the wall time is bubble."""
     out = PassCost()
-    out.add(stage, micro_batches)
-    out.ops = stage.ops
-    wall = slots * (stage.time_s + p2p_s)
-    out.add_comm(micro_batches * p2p_s, micro_batches * p2p_J)
+    largest = stages[0]
+    micro = sum(count for _, count, _, _ in stages)
+    wall = (slots - micro) * (largest[0].time_s + largest[2])
+    for stage, count, p2p_s, p2p_J in stages:
+        out.add(stage, count)
+        out.add_comm(count * p2p_s, count * p2p_J)
+        wall += count * (stage.time_s + p2p_s)
+    out.ops = largest[0].ops
     out.add_bubble(wall - out.time_s)
     return out

@@ -2,9 +2,10 @@
 wafer. A pass is laid out spatially, as the hardware runs it:
 
 - **Regions.** When the weights (and KV cache) fit in the wafer's SRAM, every layer of the
-  pass gets its own region of cores, sized by the bytes it holds; within a layer each op
-  gets a share of the region by its bytes (pointwise ops use the whole region, where
-  the activations are). An op runs on its region: compute at the
+  pass gets its own region of cores, sized by its weights; within a layer the
+  weight matrices share the region by their bytes, the attention takes the share (from
+  fixed halvings, its KV cache fitting) that makes the layer fastest, and pointwise ops
+  use the whole region, where the activations are. An op runs on its region: compute at the
   region's share of the peak, SRAM at the region's share of the bandwidth, activations in
   and out across the region's edge (sqrt(R) fabric links), and a broadcast of the input
   along one mesh dimension and a reduction of partial sums along the other (2 sqrt(R)
@@ -99,22 +100,18 @@ class WaferCostModel(ChipCostModel):
         return out
 
     def _placed(self, graph: Graph) -> list[OpCost]:
-        """Layers on regions by their resident bytes, pipelined over the sequences in flight."""
-        resident = sum(b.count * sum(op.weight_bytes + op.kv_bytes for op in b.ops) for b in graph.blocks)
+        """Layers on regions by their weights, pipelined over the sequences in flight. The
+        regions are the fixed layout of the weights, so a growing cache never moves cores
+        from one layer to another; each layer's cache is placed inside its region."""
+        resident = sum(b.count * sum(op.weight_bytes for op in b.ops) for b in graph.blocks)
         layers = sum(b.count for b in graph.blocks)
         micro = max(1, min(graph.tokens_out, layers))
         costs: list[tuple[Op, OpCost]] = []
         layer_s: list[tuple[float, int]] = []
         for block in graph.blocks:
-            held = sum(op.weight_bytes + op.kv_bytes for op in block.ops)
+            held = sum(op.weight_bytes for op in block.ops)
             region = self.cores * (held / resident if resident else 1.0 / layers)
-            matrix = sum(op.weight_bytes + op.kv_bytes for op in block.ops if op.kind in ("matmul", "attention"))
-            mine = []
-            for op in block.ops:
-                own = op.weight_bytes + op.kv_bytes
-                spread = op.kind in ("matmul", "attention") and own > 0 and matrix > 0
-                cores = region * own / matrix if spread else region
-                mine.append((op, self.region_cost(scaled(op, 1.0 / micro), block.count, cores)))
+            mine = self._layer(block.ops, block.count, region, micro)
             costs += mine
             layer_s.append((sum(c.time_s for _, c in mine), block.count))
         chain = sum(t * n for t, n in layer_s)
@@ -122,6 +119,53 @@ class WaferCostModel(ChipCostModel):
         k = wall / chain if chain > 0 else 1.0
         return [OpCost(op, c.count, c.time_s * k, c.compute_s * k, c.memory_s * k, c.overhead_s * k,
                        op.weight_bytes * micro, op.kv_bytes, op.act_bytes) for op, c in costs]
+
+    def _layer(self, ops: tuple[Op, ...], count: int, region: float, micro: int) -> list[tuple[Op, OpCost]]:
+        """One layer's ops on its region, the attention's share placed for the fastest layer.
+
+        The weight matrices split the rest of the region by their bytes; pointwise ops use
+        the whole region. The attention (its KV cache and the queries it gathers) takes the
+        share of the region, from a fixed set of fractions, that makes the layer fastest
+        while each side's bytes fit in its cores' SRAM, as a placing compiler would; a
+        larger cache can only remove choices, so the layer never gets faster as the cache
+        grows. When no fraction fits both, the shares follow the bytes held.
+        """
+        per_core = self.spec.main_tier.capacity_bytes / self.cores
+        weights = sum(op.weight_bytes for op in ops if op.kind == "matmul")
+        cache = sum(op.kv_bytes for op in ops if op.kind == "attention")
+        if cache == 0 and not any(op.kind == "attention" for op in ops):
+            return self._shares(ops, count, region, micro, None)
+        fits = [f for f in ATTENTION_SHARES
+                if f * region * per_core >= cache and (1 - f) * region * per_core >= weights]
+        if not fits:
+            return self._shares(ops, count, region, micro, None)
+        options = [self._shares(ops, count, region, micro, f) for f in fits]
+        return min(options, key=lambda mine: sum(c.time_s for _, c in mine))
+
+    def _shares(self, ops: tuple[Op, ...], count: int, region: float, micro: int,
+                attention: float | None) -> list[tuple[Op, OpCost]]:
+        """Costs of ``ops`` with the attention on ``attention`` of the region (None: every
+        matrix op, attention included, shares the region by the bytes it holds)."""
+        kinds = ("matmul",) if attention is not None else ("matmul", "attention")
+        rest = region * (1 - attention) if attention is not None else region
+        matrix = sum(op.weight_bytes + op.kv_bytes for op in ops if op.kind in kinds)
+        attentions = [op for op in ops if op.kind == "attention"]
+        cache = sum(op.kv_bytes for op in attentions)
+        mine = []
+        for op in ops:
+            own = op.weight_bytes + op.kv_bytes
+            if attention is not None and op.kind == "attention":
+                cores = region * attention * (op.kv_bytes / cache if cache > 0 else 1.0 / len(attentions))
+            elif op.kind in kinds and own > 0 and matrix > 0:
+                cores = rest * own / matrix
+            else:
+                cores = region
+            mine.append((op, self.region_cost(scaled(op, 1.0 / micro), count, cores)))
+        return mine
+
+
+# Fractions of a layer's region the attention may take (halvings down to 1/65,536).
+ATTENTION_SHARES = tuple(2.0 ** -k for k in range(1, 17))
 
 
 @chip_kind("wafer")
