@@ -326,3 +326,15 @@ def test_a_sweep_too_big_is_refused_before_it_is_built_and_a_large_one_warned(tm
 
     large = {**big, "workload": {"phase": ["decode"], "batch": list(range(1, 301)), "input_len": list(range(1, 301))}}
     assert "a large sweep: up to 180,000 points" in size_warnings(load_scenario(_write(tmp_path, large)))[0]
+
+
+def test_a_row_cut_short_by_a_killed_run_is_not_kept(tmp_path):
+    """SIGKILL can land mid-line: the cut line (a number that lost its last digits, or a
+    row missing cells) is run again, never kept."""
+    from sim.scenario.store import finished_rows
+
+    path = tmp_path / "results.csv.partial"
+    path.write_text("batch,input_len,time_s\r\n1,512,0.0051094\r\n2,512,0.005\r\n3,51")
+    assert list(finished_rows(path, ["batch", "input_len"])) == [("1", "512"), ("2", "512")]
+    path.write_text("batch,input_len,time_s\r\n1,512,0.0051094\r\n2,512\r\n")
+    assert list(finished_rows(path, ["batch", "input_len"])) == [("1", "512")]

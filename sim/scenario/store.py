@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import subprocess
 import time
@@ -20,6 +21,14 @@ def fmt(value: Any) -> Any:
     return value
 
 
+def exact(value: Any) -> Any:
+    """A CSV cell that reads back as the same float (a run's partial file, which a resumed
+    run reads its finished rows from: the sweep-wide columns then come out the same)."""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return value
+
+
 class ResultWriter:
     """Appends rows to a CSV as they arrive; flushed every 100 rows or half a second, so
     an interrupted run keeps what it finished. The columns are fixed up front; a row
@@ -27,17 +36,18 @@ class ResultWriter:
 
     FLUSH_ROWS, FLUSH_S = 100, 0.5
 
-    def __init__(self, path: Path, columns: list[str]) -> None:
+    def __init__(self, path: Path, columns: list[str], cell: Callable[[Any], Any] = fmt) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.columns = columns
+        self._cell = cell
         self._file = path.open("w", newline="", encoding="utf-8")
         self._csv = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
         self._csv.writeheader()
         self._since_flush, self._flushed_at = 0, time.monotonic()
 
     def write(self, row: dict[str, Any]) -> dict[str, Any]:
-        self._csv.writerow({k: fmt(row.get(k, "")) for k in self.columns})
+        self._csv.writerow({k: self._cell(row.get(k, "")) for k in self.columns})
         self._since_flush += 1
         now = time.monotonic()
         if self._since_flush >= self.FLUSH_ROWS or now - self._flushed_at >= self.FLUSH_S:
@@ -100,12 +110,16 @@ def finished_rows(path: Path, input_columns: list[str]) -> dict[tuple, dict[str,
     if not path.is_file():
         return {}
     try:
-        table = read_table(path)
+        text = path.read_text(encoding="utf-8")
+        if not text.endswith("\n"):  # a run killed mid-write: its last line is cut short
+            text = text[:text.rfind("\n") + 1]
+        table = list(csv.DictReader(io.StringIO(text, newline="")))
     except (OSError, UnicodeDecodeError, csv.Error):
         return {}
     if not table or any(c not in table[0] for c in input_columns):
         return {}
-    rows = [{k: _value(v) for k, v in r.items()} for r in table if not r.get("error")]
+    whole = [r for r in table if None not in r and None not in r.values()]  # no short or long rows
+    rows = [{k: _value(v) for k, v in r.items()} for r in whole if not r.get("error")]
     return {point_key(r, input_columns): r for r in rows}
 
 

@@ -209,7 +209,7 @@ def run_scenario(source: str | Path | dict[str, Any], results_root: Path | None 
     if resume:
         print(f"{scn.spec.name}: resuming: {len(reused)} of {len(points)} points kept, "
               f"{len(points) - len(reused)} to run", file=sys.stderr)
-    writer = ResultWriter(partial, columns)
+    writer = ResultWriter(partial, columns, cell=store.exact)  # read back exactly by --resume
     for row in reused.values():
         writer.write(row)
     fresh = iter(run_points([p for k, p in zip(keys, points, strict=True) if k not in reused], st.fill, context,
