@@ -164,3 +164,23 @@ def test_a_unit_mistake_is_stopped_at_its_line_and_an_override_takes_it(tmp_path
     assert chip.name  # taken as written
     with pytest.raises(ConfigError, match="names no number"):
         catalog.load_chip(_write(tmp_path / "b", text + "plausibility_override: [memory.hbm.speed]\n"))
+
+
+@pytest.mark.parametrize("old,new,field", [
+    ("  link_bandwidth_GBps: 50\n", "  link_bandwidth_GBps: 400000\n", "scale_out.link_bandwidth_GBps"),  # Mb/s typed as GB/s
+    ("  step_latency_us: 1.9\n", "  step_latency_us: 1900\n", "scale_up.step_latency_us"),  # ns typed as us
+])
+def test_a_unit_mistake_in_a_system_is_stopped_at_its_line_and_an_override_takes_it(tmp_path, old, new, field):
+    text = (catalog.systems_dir() / "hgx-h100-8gpu.yaml").read_text()
+    assert old in text
+    text = text.replace(old, new, 1)
+    path = tmp_path / "system.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="outside the plausible") as err:
+        catalog.load_system(str(path))
+    msg = str(err.value)
+    assert field in msg and "plausibility_override" in msg and "\n" not in msg
+    assert new.strip() in text.splitlines()[int(msg.split(":")[1]) - 1]
+    path.write_text(text + f"plausibility_override: [{field}]\n")
+    catalog.load_system.cache_clear()
+    assert catalog.load_system(str(path)).name  # taken as written

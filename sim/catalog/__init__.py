@@ -229,11 +229,13 @@ def load_model(name: str) -> ModelSpec:
 def load_system(name: str) -> SystemSpec:
     """The system called ``name`` (or a path to a system YAML); its ``chip`` is loaded."""
     doc = _read_config("system", name)
-    data = dict(doc.data)
+    plain, overrides = overrides_of(doc, doc.data)
+    data = dict(plain)
     if isinstance(data.get("chip"), str):
         data["chip"] = _system_chip(doc, data["chip"])
     system = validated(SystemSpec.model_validate, doc, data)
-    check_sources(doc, doc.data)
+    check_plausible(doc, plain, overrides)
+    check_sources(doc, plain)
     return system
 
 

@@ -1,8 +1,9 @@
-"""Plausibility bounds on a chip file's physical numbers, where a unit mistake is likely
-(bytes typed as GB, TB/s typed as GB/s, kW typed as W, FLOPS typed as TFLOPS). Each bound
-is far wider than any shipped chip (the widest shipped value is in the comment), so only a
-number off by orders of magnitude stops; a file that really has one lists the field under
-``plausibility_override`` and is taken as written."""
+"""Plausibility bounds on a chip or system file's physical numbers, where a unit mistake is
+likely (bytes typed as GB, TB/s typed as GB/s, kW typed as W, FLOPS typed as TFLOPS, ms or
+ns typed as us, Gb/s typed as GB/s). Each bound is far wider than any shipped chip or system
+(the widest shipped values are in the comment), so only a number off by orders of magnitude
+stops; a file that really has one lists the field under ``plausibility_override`` and is
+taken as written."""
 
 from __future__ import annotations
 
@@ -26,6 +27,15 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "energy_pJ_per_bit": (0.01, 100.0, "pJ/bit"),  # shipped: 0.10 (SRAM) to 12 (DDR)
     "energy_pJ_per_flop": (0.0001, 100.0, "pJ/flop"),  # shipped: 0.03 to 7.5 (fp32)
     "purchase_USD": (10.0, 100_000_000.0, "USD"),  # shipped: 1,399 to 2,500,000 (a wafer system)
+    # systems: links, latencies, what a node adds
+    "link_bandwidth_GBps": (0.1, 100_000.0, "GB/s"),  # shipped: 3.125 (25 Gb/s DCN) to 150 (an NVLink 5 pair)
+    "bisection_bandwidth_GBps": (0.1, 100_000_000.0, "GB/s"),  # shipped: 31.5 (a PCIe switch uplink)
+    "base_latency_us": (0.0, 1_000.0, "us"),  # shipped: 0 to 14
+    "step_latency_us": (0.0, 1_000.0, "us"),  # shipped: 0.6 to 5.7
+    "hop_latency_us": (0.0, 1_000.0, "us"),  # shipped: 0.15 to 0.5
+    "in_network_latency_us": (0.0, 1_000.0, "us"),  # shipped: 25
+    "power_W": (0.0, 10_000_000.0, "W"),  # a node's own draw; shipped: 1,750 to 43,600 (a rack)
+    "price_USD": (0.0, 100_000_000.0, "USD"),  # a node's own price; shipped: 235,000 to 480,000
 }
 
 

@@ -22,6 +22,7 @@ from sim.catalog import (
     suggest,
     validated,
 )
+from sim.catalog.plausible import check_plausible, overrides_of
 from sim.catalog.provenance import is_covered
 from sim.catalog.yaml_io import LocatedYaml, read_yaml
 from sim.chips.base import ChipSpec
@@ -162,8 +163,11 @@ def derive_system(variant: SystemVariant, doc: LocatedYaml, loc: tuple, chips: d
     raw.update(name=variant.name, aliases=[], status=variant.status, chip=chip,
                sources={**sources, **variant.sources})
     _need_sources(variant.set, variant.sources, f"{where}: system variant {variant.name}")
+    raw, overrides = overrides_of(doc, raw)
     try:
-        return validated(SystemSpec.model_validate, LocatedYaml(doc.path, raw, {}))
+        system = validated(SystemSpec.model_validate, LocatedYaml(doc.path, raw, {}))
+        check_plausible(LocatedYaml(doc.path, raw, {}), raw, overrides)
+        return system
     except ConfigError as err:
         raise ConfigError(f"{where}: system variant {variant.name}: {str(err).split(': ', 1)[-1]}") from None
 
