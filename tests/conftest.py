@@ -9,12 +9,29 @@ from sim.chips import registered_chip_kinds
 from sim.parts.economics import Economics
 from sim.workload.model import ModelSpec
 
-# Fuzz profiles (tests/test_fuzz.py): "ci" by default, a few hundred cases in seconds;
-# "fuzz" (--hypothesis-profile=fuzz) thousands. No deadline: the first example of a
-# property pays for imports and catalog loading.
+# Fuzz profiles (tests/test_fuzz.py): "ci" by default, a few dozen cases per property in
+# seconds, no deadline (the first example of a property pays for imports and catalog
+# loading); "fuzz" (``pytest -m fuzz``, or --hypothesis-profile=fuzz) 3,000 per property,
+# each input within 10 s (a slower one fails as a hang).
 settings.register_profile("ci", max_examples=60, deadline=None)
-settings.register_profile("fuzz", max_examples=3000, deadline=None)
-settings.load_profile("ci")
+settings.register_profile("fuzz", max_examples=3000, deadline=10_000)
+
+
+def pytest_configure(config) -> None:
+    """The profile is loaded here, not at import: some tests import this module again as
+    ``tests.conftest``, which must not reset it. --hypothesis-profile wins."""
+    if not config.getoption("--hypothesis-profile", None):
+        settings.load_profile("fuzz" if config.getoption("markexpr", "") == "fuzz" else "ci")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """How many generated inputs each fuzzed input path accepted and rejected."""
+    from fuzz_counts import COUNTS, table
+
+    if COUNTS:
+        terminalreporter.write_line("fuzz inputs by path:")
+        for line in table():
+            terminalreporter.write_line("  " + line)
 
 
 @pytest.fixture(scope="session")

@@ -146,7 +146,7 @@ def build_chip(doc: LocatedYaml, data: Any | None = None) -> ChipSpec:
         raise ConfigError(f"{doc.path}: a chip file must be a mapping of fields")
     kinds = registered_chip_kinds()
     kind = data.get("kind")
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         raise ConfigError(f"{doc.where(('kind',))}: kind: '{kind}' is not an architecture class "
                           f"(one of: {', '.join(sorted(kinds))}).{suggest(str(kind), list(kinds))}")
     data, overrides = overrides_of(doc, data)

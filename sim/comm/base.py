@@ -78,22 +78,29 @@ def available(system: SystemSpec, group: Group, kind: str, size_bytes: float) ->
     return {name: t for name, t in times.items() if t is not None}
 
 
-def best_time_s(system: SystemSpec, kind: str, size_bytes: float, group_size: int,
-                group_stride: int = 1, algorithm: str | None = None) -> float:
-    """Time of one collective, seconds: the named algorithm, or the fastest that applies."""
+def algorithm_times_s(system: SystemSpec, kind: str, size_bytes: float, group_size: int,
+                      group_stride: int = 1) -> dict[str, float]:
+    """Seconds of one collective by every registered algorithm that applies (every one
+    takes 0 for one rank or no bytes); a bad kind, size or group is an error."""
     if kind not in KINDS:
         raise ConfigError(f"unknown collective '{kind}' (one of: {', '.join(KINDS)})")
     if not size_bytes >= 0:
         raise ConfigError(f"size_bytes must be zero or more (got {size_bytes})")
     group = place(system, group_size, group_stride)
     if group.size == 1 or size_bytes == 0:
-        return 0.0
-    times = available(system, group, kind, float(size_bytes))
+        return dict.fromkeys(_ALGORITHMS, 0.0)
+    return available(system, group, kind, float(size_bytes))
+
+
+def best_time_s(system: SystemSpec, kind: str, size_bytes: float, group_size: int,
+                group_stride: int = 1, algorithm: str | None = None) -> float:
+    """Time of one collective, seconds: the named algorithm, or the fastest that applies."""
+    times = algorithm_times_s(system, kind, size_bytes, group_size, group_stride)
     if algorithm is None and times:
         return min(times.values())
     if algorithm in times:
         return times[algorithm]
-    where = f"{kind} over {group.size} ranks on {system.name} ({system.scale_up.topology})"
+    where = f"{kind} over {group_size} ranks on {system.name} ({system.scale_up.topology})"
     offer = ", ".join(sorted(times)) or "none"
     what = f"algorithm '{algorithm}' does not apply to" if algorithm else "no algorithm for"
     raise UnsupportedError(f"{what} {where}; available: {offer}")

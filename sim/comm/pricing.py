@@ -13,9 +13,8 @@ from sim.comm import (
     bus_bandwidth_GBps,
     bus_factor,
     collective_time_s,
-    registered_algorithms,
 )
-from sim.comm.base import CollectiveKind, place
+from sim.comm.base import CollectiveKind, algorithm_times_s, place
 from sim.errors import UnsupportedError
 from sim.system import SystemSpec
 from sim.workload.parallel import CommCall, Parallelism, group_size, group_stride
@@ -99,12 +98,10 @@ class CollectiveResult:
 def measure_collective(system: SystemSpec, kind: CollectiveKind, size_bytes: float, ranks: int) -> CollectiveResult:
     """One ``kind`` of ``size_bytes`` over ``ranks`` consecutive chips of ``system``, by the
     fastest algorithm that applies."""
-    times = {}
-    for name in registered_algorithms():
-        try:
-            times[name] = collective_time_s(system, kind, size_bytes, ranks, 1, name)
-        except UnsupportedError:
-            continue
+    try:
+        times = algorithm_times_s(system, kind, size_bytes, ranks)
+    except UnsupportedError:  # the group does not fit the system's fabrics
+        times = {}
     if not times:
         raise UnsupportedError(f"no algorithm for {kind} over {ranks} ranks on {system.name}")
     best = min(times, key=times.__getitem__)

@@ -112,7 +112,8 @@ def _kv(res: ServingResult) -> dict[str, float]:
     if not res.iterations:
         return {"kv_util_mean": 0.0, "kv_util_max": 0.0, "kv_blocks": int(sum(res.kv_blocks))}
     util = res.iter_kv_used / np.asarray(res.kv_blocks)[res.iter_replica]
-    return {"kv_util_mean": float(np.average(util, weights=res.iter_dur_s)),
+    weights = res.iter_dur_s if np.sum(res.iter_dur_s) > 0 else None  # all zero-length: plain mean
+    return {"kv_util_mean": float(np.average(util, weights=weights)),
             "kv_util_max": max(p / b for p, b in zip(res.kv_peak, res.kv_blocks, strict=True)),
             "kv_blocks": int(sum(res.kv_blocks))}
 

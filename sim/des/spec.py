@@ -19,6 +19,10 @@ from sim.spec import Spec
 VLLM_MAX_NUM_SEQS = 256
 VLLM_MAX_NUM_BATCHED_TOKENS = 2048
 VLLM_BLOCK_SIZE = 16
+# Slowest offered rate: one request per ~11.6 days. A stated limit, not physics: below it
+# the arrival times outgrow the simulated clock's resolution (float64 seconds), so a
+# millisecond step would add nothing to a clock near 1e200 s.
+MIN_RATE_PER_S = 1e-6
 
 
 class Arrivals(Spec):
@@ -34,6 +38,9 @@ class Arrivals(Spec):
     def _fields_for_kind(self) -> Arrivals:
         if self.kind != "trace" and self.rate_per_s is None:
             raise ValueError(f"arrivals of kind {self.kind} need rate_per_s")
+        if self.rate_per_s is not None and self.rate_per_s < MIN_RATE_PER_S:
+            raise ValueError(f"rate_per_s {self.rate_per_s:g} is below the slowest simulated rate, "
+                             f"{MIN_RATE_PER_S:g} requests/s (one per 11.6 days)")
         if self.kind == "gamma" and self.cv is None:
             raise ValueError("gamma arrivals need cv (coefficient of variation of the gaps)")
         return self

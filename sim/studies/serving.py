@@ -10,7 +10,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
@@ -35,6 +35,7 @@ from sim.des import (
     summary_columns,
     time_series,
 )
+from sim.des.spec import MIN_RATE_PER_S
 from sim.des.sweep import is_saturated
 from sim.dtypes import Dtype
 from sim.errors import ConfigError, SimError
@@ -86,7 +87,7 @@ class ServingAxes(ListAxes):
     of the Perfetto trace and timeline (default: the middle rate)."""
 
     requests: Requests
-    rates: list[PositiveFloat] = Field(min_length=1)
+    rates: list[Annotated[float, Field(ge=MIN_RATE_PER_S)]] = Field(min_length=1)  # requests/s
     scheduler: Scheduler = Scheduler()
     replicas: PositiveInt = 1
     disaggregation: Disaggregation | None = None
