@@ -133,7 +133,7 @@ class WaferCostModel(ChipCostModel):
         per_core = self.spec.main_tier.capacity_bytes / self.cores
         weights = sum(op.weight_bytes for op in ops if op.kind == "matmul")
         cache = sum(op.kv_bytes for op in ops if op.kind == "attention")
-        if cache == 0 and not any(op.kind == "attention" for op in ops):
+        if not any(op.kind == "attention" for op in ops):
             return self._shares(ops, count, region, micro, None)
         fits = [f for f in ATTENTION_SHARES
                 if f * region * per_core >= cache and (1 - f) * region * per_core >= weights]
