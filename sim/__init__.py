@@ -38,18 +38,14 @@ _LAZY = {"Prediction": "sim.analytical.inference", "predict": "sim.analytical.in
          "Parallelism": "sim.workload.parallel", "Precision": "sim.workload.spec", "Workload": "sim.workload.spec",
          "TrainingJob": "sim.workload.training", "Arrivals": "sim.des", "Lengths": "sim.des", "Requests": "sim.des",
          "Scheduler": "sim.des", "Serving": "sim.des", "Slo": "sim.des", "SearchResult": "sim.studies.search",
-         "Targets": "sim.studies.search", "search": "sim.studies.search"}
-_RENAMED = {"serve": ("sim.studies.serving", "serve_once")}  # public name -> (module, its name there)
+         "Targets": "sim.studies.search", "search": "sim.studies.search",
+         "serve": "sim.studies.serving:serve_once"}  # "module" (same name there) or "module:its name there"
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    if name in _RENAMED:
-        module, attr = _RENAMED[name]
-        value = getattr(importlib.import_module(module), attr)
+        module, _, attr = _LAZY[name].partition(":")
+        value = getattr(importlib.import_module(module), attr or name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'sim' has no attribute '{name}'")

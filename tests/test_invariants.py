@@ -23,6 +23,7 @@ from sim.catalog import load_chip, load_economics, load_model, load_system, name
 from sim.chips.base import ChipSpec
 from sim.deployment import Deployment
 from sim.errors import SimError
+from sim.system import SystemSpec
 from sim.workload.parallel import Parallelism
 from sim.workload.spec import Precision, Workload
 
@@ -66,7 +67,7 @@ def _points() -> list[Point]:
     return out
 
 
-_SYSTEMS: dict[str, object] = {}
+_SYSTEMS: dict[str, SystemSpec] = {}
 _CHIPS: dict[str, ChipSpec] = {}
 
 
@@ -74,8 +75,8 @@ def _deployment(point: Point, chip: ChipSpec | None = None, link_factor: float =
     if not point.plan:
         return Deployment.one_chip(chip or _CHIPS.setdefault(point.hardware, load_chip(point.hardware)))
     system = _SYSTEMS.setdefault(point.hardware, load_system(point.hardware))
-    dep = Deployment.on_system(system, Parallelism(**point.plan))  # type: ignore[arg-type]
-    if link_factor != 1.0:
+    dep = Deployment.on_system(system, Parallelism(**point.plan))
+    if link_factor != 1.0 and dep.system is not None:
         up = dep.system.scale_up
         faster = up.model_copy(update={"link_bandwidth_GBps": up.link_bandwidth_GBps * link_factor})
         return Deployment(dep.chip, dep.plan, dep.system.model_copy(update={"scale_up": faster}))

@@ -191,12 +191,12 @@ def _run(dep: Deployment, model: ModelSpec, wl: Workload, keep_ops: bool
         return pipelined(parts, micro + plan.pp - 1 if fill else plan.pp)
 
     if wl.phase in ("prefill", "generate"):
-        pre = round_(lambda n: prefill_graph(model, n, wl.input_len, p), wl.input_len, fill=True)
+        pre = round_(partial(prefill_graph, model, seq_len=wl.input_len, p=p), wl.input_len, fill=True)
         passes["prefill"] = pre
         total.add(pre)
         ttft = pre.time_s
     if wl.phase == "decode":
-        dec = round_(lambda n: decode_graph(model, n, wl.input_len, p), 1, fill=False)
+        dec = round_(partial(decode_graph, model, cached_len=wl.input_len, p=p), 1, fill=False)
         passes["decode"] = dec
         total.add(dec)
         tpot = dec.time_s

@@ -22,6 +22,7 @@ spatially on the fabric and run as one fused pipeline.
 
 from __future__ import annotations
 
+from itertools import accumulate
 from typing import ClassVar, Literal
 
 from pydantic import PositiveFloat, PositiveInt, model_validator
@@ -100,11 +101,7 @@ def in_flight_s(stage_s: list[float], memory_s: float, tiles: int, weight_s: lis
     chain plus (tiles - 1) of the slowest stage.
     """
     per_tile = [s / tiles for s in stage_s]
-    arrived = 0.0
-    ready = []  # when each stage's weights are in
-    for w in weight_s or [0.0] * len(stage_s):
-        arrived += w
-        ready.append(arrived)
+    ready = list(accumulate(weight_s or [0.0] * len(stage_s)))  # when each stage's weights are in
     path, rest, slowest = 0.0, 0.0, 0.0
     for i in range(len(per_tile) - 1, -1, -1):
         rest += per_tile[i]

@@ -40,7 +40,7 @@ class Arrivals(Spec):
             raise ValueError(f"arrivals of kind {self.kind} need rate_per_s")
         if self.rate_per_s is not None and self.rate_per_s < MIN_RATE_PER_S:
             raise ValueError(f"rate_per_s {self.rate_per_s:g} is below the slowest simulated rate, "
-                             f"{MIN_RATE_PER_S:g} requests/s (one per 11.6 days)")
+                             f"{MIN_RATE_PER_S:g} requests/s (one per {1 / MIN_RATE_PER_S / 86_400:.1f} days)")
         if self.kind == "gamma" and self.cv is None:
             raise ValueError("gamma arrivals need cv (coefficient of variation of the gaps)")
         return self
