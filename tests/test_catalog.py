@@ -168,7 +168,7 @@ def test_a_unit_mistake_is_stopped_at_its_line_and_an_override_takes_it(tmp_path
 
 @pytest.mark.parametrize("old,new,field", [
     ("  link_bandwidth_GBps: 50\n", "  link_bandwidth_GBps: 400000\n", "scale_out.link_bandwidth_GBps"),  # Mb/s typed as GB/s
-    ("  step_latency_us: 1.9\n", "  step_latency_us: 1900\n", "scale_up.step_latency_us"),  # ns typed as us
+    ("step_latency_us: 1.9,", "step_latency_us: 1900,", "scale_up.protocols.LL128.step_latency_us"),  # ns as us
 ])
 def test_a_unit_mistake_in_a_system_is_stopped_at_its_line_and_an_override_takes_it(tmp_path, old, new, field):
     text = (catalog.systems_dir() / "hgx-h100-8gpu.yaml").read_text()
@@ -180,7 +180,7 @@ def test_a_unit_mistake_in_a_system_is_stopped_at_its_line_and_an_override_takes
         catalog.load_system(str(path))
     msg = str(err.value)
     assert field in msg and "plausibility_override" in msg and "\n" not in msg
-    assert new.strip() in text.splitlines()[int(msg.split(":")[1]) - 1]
+    assert new.strip().strip(",") in text.splitlines()[int(msg.split(":")[1]) - 1]
     path.write_text(text + f"plausibility_override: [{field}]\n")
     catalog.load_system.cache_clear()
     assert catalog.load_system(str(path)).name  # taken as written

@@ -72,24 +72,65 @@ def place(system: SystemSpec, size: int, stride: int) -> Group:
     return Group(int(size), int(stride), per_node, nodes)
 
 
+def protocol_views(system: SystemSpec, group: Group) -> list[tuple[str, SystemSpec]]:
+    """The system as each protocol its collective library offers sees it (``Fabric.
+    as_protocol``), for a group on it: a protocol the scale-out network lacks is not
+    offered to a group that spans nodes. A system whose fabrics list no protocols is one
+    view, named ''."""
+    up, out = system.scale_up, system.scale_out
+    names = up.protocol_names or (out.protocol_names if out is not None else ())
+    if not names:
+        return [("", system)]
+    views = []
+    for name in names:
+        up_view = up.as_protocol(name)
+        out_view = out.as_protocol(name) if out is not None else None
+        if up_view is None or (group.nodes > 1 and out_view is None):
+            continue
+        views.append((name, system.model_copy(update={"scale_up": up_view,
+                                                      "scale_out": out_view or out})))
+    return views
+
+
+def available_by_protocol(system: SystemSpec, group: Group, kind: str,
+                          size_bytes: float) -> dict[str, tuple[float, str]]:
+    """Per registered algorithm that applies: its time (seconds) by the fastest protocol,
+    and that protocol's name ('' where the fabrics list none)."""
+    best: dict[str, tuple[float, str]] = {}
+    for protocol, view in protocol_views(system, group):
+        for name, fn in _ALGORITHMS.items():
+            t = fn(view, group, kind, size_bytes)
+            if t is not None and (name not in best or t < best[name][0]):
+                best[name] = (t, protocol)
+    return best
+
+
 def available(system: SystemSpec, group: Group, kind: str, size_bytes: float) -> dict[str, float]:
-    """Time of every registered algorithm that applies, seconds."""
-    times = {name: fn(system, group, kind, size_bytes) for name, fn in _ALGORITHMS.items()}
-    return {name: t for name, t in times.items() if t is not None}
+    """Time of every registered algorithm that applies, by its fastest protocol, seconds."""
+    return {name: t for name, (t, _) in available_by_protocol(system, group, kind, size_bytes).items()}
 
 
-def algorithm_times_s(system: SystemSpec, kind: str, size_bytes: float, group_size: int,
-                      group_stride: int = 1) -> dict[str, float]:
-    """Seconds of one collective by every registered algorithm that applies (every one
-    takes 0 for one rank or no bytes); a bad kind, size or group is an error."""
+def algorithm_choices(system: SystemSpec, kind: str, size_bytes: float, group_size: int,
+                      group_stride: int = 1) -> dict[str, tuple[float, str]]:
+    """Per registered algorithm that applies to one collective: seconds by its fastest
+    protocol, and the protocol (every one takes 0 for one rank or no bytes); a bad kind,
+    size or group is an error."""
     if kind not in KINDS:
         raise ConfigError(f"unknown collective '{kind}' (one of: {', '.join(KINDS)})")
     if not size_bytes >= 0:
         raise ConfigError(f"size_bytes must be zero or more (got {size_bytes})")
     group = place(system, group_size, group_stride)
     if group.size == 1 or size_bytes == 0:
-        return dict.fromkeys(_ALGORITHMS, 0.0)
-    return available(system, group, kind, float(size_bytes))
+        return dict.fromkeys(_ALGORITHMS, (0.0, ""))
+    return available_by_protocol(system, group, kind, float(size_bytes))
+
+
+def algorithm_times_s(system: SystemSpec, kind: str, size_bytes: float, group_size: int,
+                      group_stride: int = 1) -> dict[str, float]:
+    """Seconds of one collective by every registered algorithm that applies (see
+    ``algorithm_choices``)."""
+    choices = algorithm_choices(system, kind, size_bytes, group_size, group_stride)
+    return {name: t for name, (t, _) in choices.items()}
 
 
 def best_time_s(system: SystemSpec, kind: str, size_bytes: float, group_size: int,

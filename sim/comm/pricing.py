@@ -14,7 +14,7 @@ from sim.comm import (
     bus_factor,
     collective_time_s,
 )
-from sim.comm.base import CollectiveKind, algorithm_times_s, place
+from sim.comm.base import CollectiveKind, algorithm_choices, place
 from sim.errors import UnsupportedError
 from sim.system import SystemSpec
 from sim.workload.parallel import CommCall, Parallelism, group_size, group_stride
@@ -97,14 +97,16 @@ class CollectiveResult:
 
 def measure_collective(system: SystemSpec, kind: CollectiveKind, size_bytes: float, ranks: int) -> CollectiveResult:
     """One ``kind`` of ``size_bytes`` over ``ranks`` consecutive chips of ``system``, by the
-    fastest algorithm that applies."""
+    fastest algorithm and protocol that apply (named 'ring/LL128' where the fabric's
+    library has protocols)."""
     try:
-        times = algorithm_times_s(system, kind, size_bytes, ranks)
+        choices = algorithm_choices(system, kind, size_bytes, ranks)
     except UnsupportedError:  # the group does not fit the system's fabrics
-        times = {}
-    if not times:
+        choices = {}
+    if not choices:
         raise UnsupportedError(f"no algorithm for {kind} over {ranks} ranks on {system.name}")
-    best = min(times, key=times.__getitem__)
-    t = times[best]
-    return CollectiveResult(t, best, algorithm_bandwidth_GBps(size_bytes, t) if t else math.inf,
+    best = min(choices, key=lambda name: choices[name][0])
+    t, protocol = choices[best]
+    return CollectiveResult(t, f"{best}/{protocol}" if protocol else best,
+                            algorithm_bandwidth_GBps(size_bytes, t) if t else math.inf,
                             bus_bandwidth_GBps(kind, size_bytes, ranks, t) if t else math.inf)

@@ -31,4 +31,7 @@ def ring(system: SystemSpec, group: Group, kind: str, size_bytes: float) -> floa
         return base + steps * path.step_s + traffic * size_bytes / path.bandwidth_Bps
     bandwidth, intra_s, inter_s = spanning_ring(system, group)
     inter = (2 if kind == "all_reduce" else 1) * (group.nodes - 1)
-    return base + (steps - inter) * intra_s + inter * inter_s + traffic * size_bytes / bandwidth
+    latency = base + (steps - inter) * intra_s + inter * inter_s
+    if kind == "all_reduce":
+        latency *= system.scale_up.cross_node_latency_factor
+    return latency + traffic * size_bytes / bandwidth

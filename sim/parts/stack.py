@@ -24,6 +24,11 @@ class StackSpec(Spec):
     stack's attention kernel gets while reading the KV cache (an older paged-attention
     kernel reaches less of it than a weight-streaming GEMV).
 
+    ``collective_call_overhead_us``: host time per collective call that the devices wait
+    on when collectives are timed back to back, as a microbenchmark does (one thread
+    launching on every GPU in turn, or a framework's eager call path); a model's step
+    launches ahead of the devices, so inference and training predictions do not add it.
+
     Memory the stack decides: ``max_batched_tokens``, the most tokens one serving forward
     pass takes (chunked prefill; None: a whole batch's prompts at once), which bounds the
     activation workspace; ``grad_bytes``, bytes per gradient element in training; and the
@@ -36,6 +41,7 @@ class StackSpec(Spec):
     host_overhead_us_per_sequence: NonNegativeFloat
     step_overhead_us: NonNegativeFloat = 0.0
     tp_comm_overlap: bool = False
+    collective_call_overhead_us: NonNegativeFloat = 0.0
     max_batched_tokens: PositiveInt | None = None
     # The share of memory a serving engine lets its KV cache take: of what is free after
     # weights and workspace ("free", TensorRT-LLM) or of the device ("total", vLLM).

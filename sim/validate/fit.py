@@ -84,7 +84,9 @@ FITS = [("trtllm-l31-8b-h100-tp1-128-128", "stack.host_overhead_us_per_sequence"
         ("anl-h100-trtllm-l3-8b-tp1-bs1-1024-1024-e2e", "stack.step_overhead_us", (0.0, 20000.0)),
         ("anl-h100-trtllm-l3-8b-tp1-bs64-512-512-e2e", "stack.host_overhead_us_per_sequence", (0.0, 500.0)),
         ("cerebras-aa-l31-8b-bf16-1wafer-tpot", "wafer.hop_latency_cycles", (0.5, 200.0)),
-        ("anl-power-h100-vllm-l3-8b-bs1", "power.active_W", (0.0, 500.0))]
+        ("anl-power-h100-vllm-l3-8b-bs1", "power.active_W", (0.0, 500.0)),
+        ("coll-a100x8-oci-allreduce-1KiB", "stack.collective_call_overhead_us", (0.0, 500.0)),
+        ("coll-h200x8-allreducebench-32KiB", "stack.collective_call_overhead_us", (0.0, 500.0))]
 
 
 def main() -> None:

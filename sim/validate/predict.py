@@ -15,7 +15,7 @@ from sim.errors import CapacityError, SimError, UnsupportedError
 from sim.parts.economics import Economics
 from sim.parts.stack import StackSpec
 from sim.system import SystemSpec
-from sim.units import GB, TERA
+from sim.units import GB, TERA, US
 from sim.validate.cases import Case
 from sim.workload.ops import Block, elementwise, matmul
 from sim.workload.parallel import Parallelism
@@ -219,12 +219,16 @@ def _software(case: Case, chip: ChipSpec | None, stack: StackSpec | None, mode: 
     return spec.default_training_stack if mode == "training" else spec.default_stack
 
 
-def _collective_busbw(case: Case, system: SystemSpec | None) -> float:
+def _collective_busbw(case: Case, system: SystemSpec | None, stack: StackSpec | None) -> float:
+    """Bus bandwidth of one collective as timed by the case's harness (its stack's host
+    time per call on top of the library's; none named: the library alone)."""
     w = case.workload
     if system is None or w.collective is None or w.bytes is None:
         raise UnsupportedError("a collective case needs several chips, a collective and its bytes")
     n = case.hardware.count
-    t = collective_time_s(system, w.collective, w.bytes, n, 1, w.algorithm)
+    harness = stack or (load_stack(case.stack) if case.stack else None)
+    host_s = harness.collective_call_overhead_us * US if harness else 0.0
+    t = host_s + collective_time_s(system, w.collective, w.bytes, n, 1, w.algorithm)
     return bus_bandwidth_GBps(w.collective, w.bytes, n, t)
 
 
@@ -266,7 +270,7 @@ def predict_case(case: Case, econ: Economics, chip: ChipSpec | None = None,
         elif case.metric == "memory_bandwidth_gbps":
             value = _stream_gbps(case, chip)
         elif case.metric == "collective_busbw_gbps":
-            value = _collective_busbw(case, system)
+            value = _collective_busbw(case, system, stack)
         elif case.workload.mode == "training":
             value = _training(case, variant, stack, econ)
         elif case.workload.mode == "inference":
