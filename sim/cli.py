@@ -326,7 +326,9 @@ def _list_record(kind: str, name: str) -> dict[str, Any]:
     if kind == "stack":
         st = load_stack(name)
         return {"name": name, "us_per_sequence": float(st.host_overhead_us_per_sequence),
-                "us_per_step": float(st.step_overhead_us), "tp_comm_overlap": st.tp_comm_overlap, "notes": st.notes}
+                "us_per_step": float(st.step_overhead_us), "us_per_step_per_tp_rank": float(st.tp_step_overhead_us),
+                "us_per_collective_call": float(st.collective_call_overhead_us),
+                "tp_comm_overlap": st.tp_comm_overlap, "notes": st.notes}
     return {"name": name}
 
 

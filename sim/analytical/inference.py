@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from sim.analytical.energy import run_energy
 from sim.analytical.evaluate import BOUNDS, CATEGORIES, EnergyModel, PassCost
-from sim.analytical.memory import check_fit, footprint, place
+from sim.analytical.memory import check_fit, footprint, place, query_heads_per_kv_head
 from sim.analytical.multicard import StageModel, pipelined
 from sim.chips.base import ChipSpec
 from sim.deployment import Deployment, as_deployment
@@ -169,7 +169,7 @@ def _run(dep: Deployment, model: ModelSpec, wl: Workload, keep_ops: bool
     """One batch that fits: its total cost, its passes, TTFT and TPOT."""
     chip, plan = dep.chip, dep.plan
     need = footprint(model, wl, plan, dep.software("inference").max_batched_tokens)
-    pl = place(chip, need, stack=dep.software("inference"))
+    pl = place(chip, need, stack=dep.software("inference"), kv_group=query_heads_per_kv_head(model, plan.tp))
     cm = chip.cost_model()
     stages = StageModel(model, plan, cm, EnergyModel(cm), pl, dep.comm, "inference", dep.software("inference"),
                         keep_ops)

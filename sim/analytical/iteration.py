@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sim.analytical.evaluate import EnergyModel, evaluate
-from sim.analytical.memory import Footprint, footprint, kv_share, place
+from sim.analytical.memory import Footprint, footprint, kv_share, place, query_heads_per_kv_head
 from sim.analytical.multicard import p2p_call
 from sim.chips.base import ChipSpec
 from sim.chips.costing import ChipCostModel, Placement
@@ -242,8 +242,7 @@ class ChipIterationCost:
         chip's time and joules), its collectives and send to the next stage included, and
         the serving stack's host work for the sequences it samples (as ``predict`` charges it)."""
         t = self._link(math.ceil(tokens / micro))
-        t += Spent((self.stack.step_overhead_us
-                    + self.stack.host_overhead_us_per_sequence * math.ceil(sampled / micro)) * US)
+        t += Spent(self.stack.pass_overhead_us(self.plan.tp, math.ceil(sampled / micro)) * US)
         if self.exact or not self._additive:
             return t + self._whole(prefill, decode_count, decode_cached, sampled) / micro
         t += self._cached(("tokens", bucket(math.ceil(tokens / micro), TOKEN_BITS)), self._tokens)
@@ -264,7 +263,7 @@ class ChipIterationCost:
         token count is rounded to PLACE_BITS significant bits; pieces are cached per placement."""
         kv = bucket(max(1, resident_tokens), PLACE_BITS) * self.memory.kv_bytes_per_token
         self._pl = place(self.chip, Footprint(self.memory.weights_bytes, kv, self.memory.workspace_bytes),
-                         stack=self.stack)
+                         stack=self.stack, kv_group=query_heads_per_kv_head(self.model, self.plan.tp))
         self._cache = self._caches.setdefault(self._pl, {})
 
     def _link(self, tokens: int) -> Spent:

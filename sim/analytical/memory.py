@@ -65,11 +65,20 @@ def kv_share(model: ModelSpec, tp: int) -> float:
     return max(1, groups // tp) / groups
 
 
-def place(chip: ChipSpec, need: Footprint, training: bool = False, stack: StackSpec | None = None) -> Placement:
+def query_heads_per_kv_head(model: ModelSpec, tp: int) -> int:
+    """Query heads one tensor-parallel rank runs against each KV head (or MLA latent) it holds."""
+    groups = 1 if model.mla is not None else model.kv_heads
+    return max(1, math.ceil(model.heads / tp) // max(1, groups // tp))
+
+
+def place(chip: ChipSpec, need: Footprint, training: bool = False, stack: StackSpec | None = None,
+          kv_group: int = 1) -> Placement:
     """Fill the tiers in preference order with weights, then KV cache, then activations;
     each kind's effective bandwidth and energy follow the share it got in each tier.
     Inference uses only the tiers that serve it (``ChipSpec.inference_memory``); the
-    stack's attention kernel reads the KV cache at its share of that bandwidth."""
+    stack's attention kernel reads the KV cache at its share of that bandwidth, and a
+    kernel that reads it once per query head (``kv_group`` of them per KV head) pays that
+    many reads, in time and energy, per cached byte."""
     tiers = list((chip.memory if training else chip.inference_memory).values())
     free = [t.capacity_bytes for t in tiers]
 
@@ -102,7 +111,9 @@ def place(chip: ChipSpec, need: Footprint, training: bool = False, stack: StackS
     kv_bps, kv_j = fill(need.kv_cache)
     a_bps, a_j = fill(need.activations)
     if stack is not None:
-        kv_bps *= stack.kv_read_bandwidth_fraction
+        reads = stack.kv_reads_per_cached_byte(kv_group)
+        kv_bps *= stack.kv_read_bandwidth_fraction / reads
+        kv_j *= reads
     return Placement(w_bps, kv_bps, a_bps, w_j, kv_j, a_j)
 
 

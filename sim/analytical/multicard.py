@@ -52,8 +52,7 @@ class StageModel:
             comm_s = max(0.0, comm_s - sum(cost.by_category[c] for c in OVERLAPPED_GEMMS))
         cost.add_comm(comm_s, comm_energy_J(calls, plan, self.comm, self.mode))
         if self.mode == "inference":  # the serving stack's host work per pass and per sampled sequence
-            cost.add_overhead((self.stack.step_overhead_us + self.stack.host_overhead_us_per_sequence
-                               * graph.tokens_out) * US)
+            cost.add_overhead(self.stack.pass_overhead_us(plan.tp, graph.tokens_out) * US)
         return cost
 
     def p2p_s(self, tokens: int, act_bytes: float) -> float:

@@ -16,13 +16,18 @@ class StackSpec(Spec):
     ``host_overhead_us_per_sequence``: host (CPU) work per sequence a forward pass samples
     (scheduling, sampling, stop checks, detokenising), on the critical path between device
     steps. ``step_overhead_us``: fixed host work per forward pass (the engine's scheduler
-    loop, input preparation, launches a CUDA graph does not hide). ``tp_comm_overlap``
+    loop, input preparation, launches a CUDA graph does not hide).
+    ``tp_step_overhead_us``: host work per forward pass for each tensor-parallel rank beyond
+    the first (a driver that sends every step's inputs to each worker process). ``tp_comm_overlap``
     (training): tensor-parallel collectives run under the GEMMs that produce and consume
     them (Megatron / Transformer Engine userbuffers) instead of between them.
 
     ``kv_read_bandwidth_fraction``: how much of the memory's sustained bandwidth the
     stack's attention kernel gets while reading the KV cache (an older paged-attention
-    kernel reaches less of it than a weight-streaming GEMV).
+    kernel reaches less of it than a weight-streaming GEMV). ``kv_read_per_query_head``:
+    the decode kernel gives each query head its own pass over the cache (vLLM's original
+    paged-attention kernel: one thread block per head and sequence), so a grouped-query
+    model's cache is read ``heads / kv_heads`` times per step, not once.
 
     ``collective_call_overhead_us``: host time per collective call that the devices wait
     on when collectives are timed back to back, as a microbenchmark does (one thread
@@ -40,6 +45,7 @@ class StackSpec(Spec):
     aliases: tuple[str, ...] = ()
     host_overhead_us_per_sequence: NonNegativeFloat
     step_overhead_us: NonNegativeFloat = 0.0
+    tp_step_overhead_us: NonNegativeFloat = 0.0
     tp_comm_overlap: bool = False
     collective_call_overhead_us: NonNegativeFloat = 0.0
     max_batched_tokens: PositiveInt | None = None
@@ -50,12 +56,25 @@ class StackSpec(Spec):
     # The share of the KV tier's sustained bandwidth the stack's decode attention kernel
     # reaches reading the cache (1: as fast as the streaming GEMM/GEMV kernels).
     kv_read_bandwidth_fraction: float = Field(default=1.0, gt=0, le=1)
+    # The decode attention kernel runs one query head per thread block, so each KV head is
+    # read once for every query head of its group instead of once for the group.
+    kv_read_per_query_head: bool = False
     grad_bytes: PositiveFloat = 4.0
     default_sequence_parallel: bool = False
     default_zero: Literal[0, 1, 2, 3] = 0
     default_recompute: Literal["none", "selective", "full"] = "none"
     notes: str = ""
     sources: dict[str, str]
+
+    def pass_overhead_us(self, tp: int, sampled: int) -> float:
+        """Host microseconds one forward pass adds: per pass, per extra tensor-parallel
+        rank, and per sampled sequence."""
+        return (self.step_overhead_us + self.tp_step_overhead_us * (tp - 1)
+                + self.host_overhead_us_per_sequence * sampled)
+
+    def kv_reads_per_cached_byte(self, query_heads_per_kv_head: int) -> int:
+        """How many times the decode kernel reads each cached byte per step."""
+        return query_heads_per_kv_head if self.kv_read_per_query_head else 1
 
     @classmethod
     def tiny(cls) -> "StackSpec":
