@@ -328,6 +328,8 @@ def _list_record(kind: str, name: str) -> dict[str, Any]:
         return {"name": name, "us_per_sequence": float(st.host_overhead_us_per_sequence),
                 "us_per_step": float(st.step_overhead_us), "us_per_step_per_tp_rank": float(st.tp_step_overhead_us),
                 "us_per_collective_call": float(st.collective_call_overhead_us),
+                "kv_read_share": float(st.kv_read_bandwidth_fraction), "kv_read_per_query_head": st.kv_read_per_query_head,
+                "gemm_rate_by_chip": dict(st.matmul_rate_fraction_by_chip),
                 "tp_comm_overlap": st.tp_comm_overlap, "notes": st.notes}
     return {"name": name}
 

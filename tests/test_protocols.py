@@ -109,23 +109,3 @@ def test_a_harness_adds_its_host_time_per_call_to_the_library():
     bus_bytes = 2 * (n - 1) / n * size
     assert bus_bytes / (with_host * 1e9) == pytest.approx(bus_bytes / (library * 1e9) + overhead_s, rel=1e-9)
 
-
-def test_a_stack_pays_its_per_worker_step_work_once_per_extra_tensor_parallel_rank():
-    """vLLM v0.5's driver sends each step's inputs to every worker: at TP4 a decode step
-    costs 3 x tp_step_overhead_us more than the same stack without it, and TP1 nothing."""
-    from dataclasses import replace
-
-    from sim.analytical.inference import predict
-    from sim.workload.parallel import Parallelism
-    from sim.workload.spec import Workload
-
-    vllm = catalog.load_stack("vllm-v0.5")
-    assert vllm.tp_step_overhead_us > 0
-    without = vllm.model_copy(update={"tp_step_overhead_us": 0.0})
-    model, econ = catalog.load_model("Llama-3.1-8B"), catalog.load_economics({})
-    wl = Workload(phase="generate", batch=1, input_len=128, output_len=64)
-    for tp in (1, 4):
-        dep = catalog.load_deployment(Parallelism(tp=tp), chip="H100-SXM5-80GB")
-        slow = predict(replace(dep, stack=vllm), model, wl, econ)
-        fast = predict(replace(dep, stack=without), model, wl, econ)
-        assert slow.tpot_s - fast.tpot_s == pytest.approx((tp - 1) * vllm.tp_step_overhead_us * 1e-6, rel=1e-6, abs=1e-12)

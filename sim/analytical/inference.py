@@ -170,7 +170,7 @@ def _run(dep: Deployment, model: ModelSpec, wl: Workload, keep_ops: bool
     chip, plan = dep.chip, dep.plan
     need = footprint(model, wl, plan, dep.software("inference").max_batched_tokens)
     pl = place(chip, need, stack=dep.software("inference"), kv_group=query_heads_per_kv_head(model, plan.tp))
-    cm = chip.cost_model()
+    cm = dep.software("inference").gemm_chip(chip).cost_model()
     stages = StageModel(model, plan, cm, EnergyModel(cm), pl, dep.comm, "inference", dep.software("inference"),
                         keep_ops)
     seqs = wl.batch // plan.dp

@@ -208,7 +208,7 @@ class ChipIterationCost:
                 f"{m.usable_bytes / GB:.1f} GB usable", m.weights_bytes + m.workspace_bytes, m.usable_bytes)
         self.kv_capacity_tokens = self.memory.kv_tokens
         self.kv_bytes_per_token = self.memory.kv_bytes_per_token
-        self._cm: ChipCostModel = chip.cost_model()
+        self._cm: ChipCostModel = self.stack.gemm_chip(chip).cost_model()
         self._energy = EnergyModel(self._cm)
         self._tiered = len(chip.inference_memory) > 1
         self._caches: dict[Placement, dict[tuple, Spent]] = {}

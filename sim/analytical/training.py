@@ -316,7 +316,7 @@ def step_components(hardware: Deployment | ChipSpec, model: ModelSpec, job: Trai
         raise CapacityError(_does_not_fit(chip, model, plan, mem), required_bytes=mem.total,
                             available_bytes=chip.capacity_bytes)
     pl = place(chip, Footprint(mem.weights + mem.grads + mem.optimizer, 0.0, mem.activations), training=True)
-    cm = chip.cost_model()
+    cm = dep.software("training").gemm_chip(chip).cost_model()
     energy = EnergyModel(cm)
     stages = StageModel(model, plan, cm, energy, pl, comm, "training", dep.software("training"))
     p = job.compute_precision

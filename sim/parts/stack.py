@@ -3,11 +3,13 @@ JetStream, Neuron, ...) or a training framework (Megatron, NeMo, MaxText, ...). 
 chips run the same model up to 2x apart under different stacks, so the stack is a part
 with its own sourced parameters, fitted on named measurements of that stack."""
 
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator
 
-from sim.spec import Spec
+from sim.spec import Spec, scaled
+
+C = TypeVar("C", bound=Any)
 
 
 class StackSpec(Spec):
@@ -28,6 +30,10 @@ class StackSpec(Spec):
     the decode kernel gives each query head its own pass over the cache (vLLM's original
     paged-attention kernel: one thread block per head and sequence), so a grouped-query
     model's cache is read ``heads / kv_heads`` times per step, not once.
+
+    ``matmul_rate_fraction_by_chip``: per chip, the share of the chip's measured GEMM
+    ceiling the stack's GEMM library reaches (a build whose library was not yet tuned for
+    a new chip reaches less than the tuned best-shape measurement the ceiling comes from).
 
     ``collective_call_overhead_us``: host time per collective call that the devices wait
     on when collectives are timed back to back, as a microbenchmark does (one thread
@@ -59,6 +65,9 @@ class StackSpec(Spec):
     # The decode attention kernel runs one query head per thread block, so each KV head is
     # read once for every query head of its group instead of once for the group.
     kv_read_per_query_head: bool = False
+    # Per chip name: the share of the chip's measured GEMM ceiling (``Compute.matmul_fraction``)
+    # this stack's GEMM library reaches at the engine's shapes; a chip not listed: 1.
+    matmul_rate_fraction_by_chip: dict[str, float] = {}
     grad_bytes: PositiveFloat = 4.0
     default_sequence_parallel: bool = False
     default_zero: Literal[0, 1, 2, 3] = 0
@@ -66,11 +75,26 @@ class StackSpec(Spec):
     notes: str = ""
     sources: dict[str, str]
 
+    @field_validator("matmul_rate_fraction_by_chip")
+    @classmethod
+    def _fractions(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [name for name, f in value.items() if not 0 < f <= 1]
+        if bad:
+            raise ValueError(f"fractions must be in (0, 1] (not for {', '.join(bad)})")
+        return value
+
     def pass_overhead_us(self, tp: int, sampled: int) -> float:
         """Host microseconds one forward pass adds: per pass, per extra tensor-parallel
         rank, and per sampled sequence."""
         return (self.step_overhead_us + self.tp_step_overhead_us * (tp - 1)
                 + self.host_overhead_us_per_sequence * sampled)
+
+    def gemm_chip(self, chip: C) -> C:
+        """``chip`` with its GEMM ceilings as this stack's library reaches them."""
+        f = self.matmul_rate_fraction_by_chip.get(chip.name, 1.0)
+        if f == 1.0:
+            return chip
+        return scaled(scaled(chip, "compute.max_matmul_fraction", f), "compute.matmul_fraction_by_dtype", f)
 
     def kv_reads_per_cached_byte(self, query_heads_per_kv_head: int) -> int:
         """How many times the decode kernel reads each cached byte per step."""

@@ -1,0 +1,83 @@
+"""What a software stack adds to the hardware: host work per pass and per worker, a decode
+kernel that reads the KV cache once per query head, a GEMM library below the chip's ceiling."""
+
+from dataclasses import replace
+
+import pytest
+
+from sim import catalog
+from sim.analytical.inference import predict
+from sim.analytical.memory import query_heads_per_kv_head
+from sim.errors import ConfigError
+from sim.workload.parallel import Parallelism
+from sim.workload.spec import Workload
+
+H100 = "H100-SXM5-80GB"
+
+
+def test_a_stack_pays_its_per_worker_step_work_once_per_extra_tensor_parallel_rank():
+    """vLLM v0.5's driver sends each step's inputs to every worker: at TP4 a decode step
+    costs 3 x tp_step_overhead_us more than the same stack without it, and TP1 nothing."""
+    vllm = catalog.load_stack("vllm-v0.5")
+    assert vllm.tp_step_overhead_us > 0
+    without = vllm.model_copy(update={"tp_step_overhead_us": 0.0})
+    model, econ = catalog.load_model("Llama-3.1-8B"), catalog.load_economics({})
+    wl = Workload(phase="generate", batch=1, input_len=128, output_len=64)
+    for tp in (1, 4):
+        dep = catalog.load_deployment(Parallelism(tp=tp), chip="H100-SXM5-80GB")
+        slow = predict(replace(dep, stack=vllm), model, wl, econ)
+        fast = predict(replace(dep, stack=without), model, wl, econ)
+        assert slow.tpot_s - fast.tpot_s == pytest.approx((tp - 1) * vllm.tp_step_overhead_us * 1e-6, rel=1e-6, abs=1e-12)
+
+
+def test_query_heads_per_kv_head_follows_the_shards_a_rank_holds():
+    """Llama-3-70B (64 query heads, 8 KV heads): 8 per KV head at TP1 and TP8; at TP16 each
+    rank holds 4 query heads and a replicated KV head; an MHA model has 1 everywhere."""
+    l70, l2 = catalog.load_model("Llama-3.1-70B"), catalog.load_model("Llama-2-7B")
+    assert [query_heads_per_kv_head(l70, tp) for tp in (1, 8, 16)] == [8, 8, 4]
+    assert [query_heads_per_kv_head(l2, tp) for tp in (1, 4)] == [1, 1]
+
+
+def _decode_tpot(stack, model_name: str, chip: str = H100, batch: int = 32, context: int = 3000) -> float:
+    dep = catalog.load_deployment(Parallelism(), chip=chip)
+    wl = Workload(phase="decode", batch=batch, input_len=context, output_len=1)
+    return predict(replace(dep, stack=stack), catalog.load_model(model_name), wl, catalog.load_economics({})).tpot_s
+
+
+def test_a_per_query_head_kv_read_slows_grouped_query_models_and_not_mha_ones():
+    """Reading each KV head once per query head multiplies a GQA model's KV traffic by its
+    group (Llama-3-8B: 4); an MHA model (Llama-2-7B) has one query head per KV head, so
+    it is unchanged. The slowdown is more than none and at most the group's factor on the
+    whole step."""
+    shared = catalog.load_stack("vllm")
+    per_head = shared.model_copy(update={"kv_read_per_query_head": True})
+    assert _decode_tpot(per_head, "Llama-2-7B") == pytest.approx(_decode_tpot(shared, "Llama-2-7B"), rel=1e-12)
+    fast, slow = _decode_tpot(shared, "Llama-3.1-8B"), _decode_tpot(per_head, "Llama-3.1-8B")
+    assert fast * 1.05 < slow < 4 * fast
+
+
+def test_a_stack_gemm_rate_below_the_ceiling_slows_compute_bound_passes_on_its_chip_only():
+    """A GEMM library at half the chip's ceiling slows a long prefill (compute-bound) by
+    nearly 2x, a batch-1 decode (weight-bound) by little, and a chip it does not list not at all."""
+    base = catalog.load_stack("vllm")
+    half = base.model_copy(update={"matmul_rate_fraction_by_chip": {H100: 0.5}})
+    model, econ = catalog.load_model("Llama-3.1-8B"), catalog.load_economics({})
+
+    def run(stack, chip: str, wl: Workload):
+        dep = catalog.load_deployment(Parallelism(), chip=chip)
+        return predict(replace(dep, stack=stack), model, wl, econ)
+
+    prefill = Workload(phase="prefill", batch=8, input_len=4096, output_len=1)
+    ratio = run(half, H100, prefill).ttft_s / run(base, H100, prefill).ttft_s
+    assert 1.5 < ratio <= 2.0 + 1e-9
+    decode = Workload(phase="decode", batch=1, input_len=512, output_len=1)
+    assert run(half, H100, decode).tpot_s / run(base, H100, decode).tpot_s < 1.1
+    other = "A100-SXM4-80GB"
+    assert run(half, other, prefill).ttft_s == run(base, other, prefill).ttft_s
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.5])
+def test_a_gemm_rate_fraction_outside_zero_to_one_is_refused(bad):
+    with pytest.raises((ValueError, ConfigError), match="fractions must be in"):
+        catalog.load_stack("vllm").model_validate(
+            {**catalog.load_stack("vllm").model_dump(), "matmul_rate_fraction_by_chip": {H100: bad}})
