@@ -15,11 +15,15 @@ from sim.validate.run import run_validation
 from sim.validate.summary import held_out_median
 
 VALIDATION = scenarios_dir() / "validation"
-# Held-out median absolute error on the shipped set today: 12.7% single-chip (issue 3's
-# target: 15%), 16.7% multi-card (target: 25%), 16.7% overall. The scope limits are the
-# issue's targets; the overall limit holds today's figure with a point of margin.
-HELD_OUT_MEDIAN_LIMIT_PCT = 17.0
-SCOPE_LIMIT_PCT = {"single-chip": 15.0, "multi-card": 25.0}
+# Held-out figures on the shipped set today: median absolute error 10.3% single-chip and
+# 14.3% multi-card (issue 17's targets: 8% and 12%, not met yet), 13.0% overall; p90 56.2%
+# (target 30%); median optimism +2.1% single-chip, +7.2% multi-card (target within 5%).
+# The limits hold today's figures with a point of margin (bias: 1.5 points), so a change
+# that makes the simulator worse on what it was not fitted on fails here.
+HELD_OUT_MEDIAN_LIMIT_PCT = 14.0
+SCOPE_LIMIT_PCT = {"single-chip": 11.5, "multi-card": 15.5}
+HELD_OUT_P90_LIMIT_PCT = 58.0
+SCOPE_OPTIMISM_LIMIT_PCT = {"single-chip": 3.6, "multi-card": 8.7}
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +38,36 @@ def test_shipped_set_meets_todays_threshold(validation):
     for scope, limit in SCOPE_LIMIT_PCT.items():
         scoped = held_out_median(outcomes, scope)
         assert scoped is not None and scoped <= limit, (scope, scoped)
+
+
+def test_held_out_spread_and_bias_stay_within_todays_figures(validation):
+    from sim.validate.summary import accuracy
+
+    outcomes, _, _ = validation
+    held_out = [o for o in outcomes if not o.fitted]
+    _, _, p90_pct, _ = accuracy(held_out, lambda o: "all")["all"]
+    assert p90_pct <= HELD_OUT_P90_LIMIT_PCT
+    by_scope = accuracy(held_out, lambda o: o.scope)
+    for scope, limit in SCOPE_OPTIMISM_LIMIT_PCT.items():
+        assert abs(by_scope[scope][3]) <= limit, (scope, by_scope[scope][3])
+
+
+def test_a_measurement_faster_than_reading_the_weights_is_set_aside_not_predicted():
+    """A latency below the weight-read floor (every decoded token reads the active weights
+    once at peak bandwidth) cannot be a non-speculative decoder's: it is reported as
+    below-floor with its factor, and a measurement just above the floor is predicted."""
+    from sim.catalog import load_chip, load_economics
+    from sim.validate.predict import predict_case, weight_read_floor_s
+
+    case = next(c for c in load_cases(VALIDATION / "anl_inference_bench.yaml")
+                if c.id == "anl-h100-vllm-l3-8b-tp1-bs1-512-512-e2e")
+    floor = weight_read_floor_s(case, load_chip(case.hardware.chip))
+    assert floor is not None and 0 < floor < case.value
+    econ = load_economics({})
+    fast = predict_case(case.model_copy(update={"value": floor / 2}), econ)
+    assert fast.status == "below-floor" and "2.0x below the weight-read floor" in fast.reason
+    above = predict_case(case.model_copy(update={"value": floor * 1.01}), econ)
+    assert above.status == "ok" and above.predicted > floor
 
 
 def test_fitted_cases_reproduce_their_measurement(validation):

@@ -11,6 +11,7 @@ from sim.chips.base import ChipSpec
 from sim.chips.costing import Placement
 from sim.comm import bus_bandwidth_GBps, collective_time_s
 from sim.deployment import Deployment
+from sim.dtypes import DTYPE_BYTES
 from sim.errors import CapacityError, SimError, UnsupportedError
 from sim.parts.economics import Economics
 from sim.parts.stack import StackSpec
@@ -27,7 +28,8 @@ TIME_METRICS = ("ttft_s", "tpot_s", "e2e_latency_s", "step_time_s", "time_to_tra
 
 @dataclass(frozen=True)
 class Outcome:
-    """A case's prediction (``status`` ok), or why there is none (unsupported / error)."""
+    """A case's prediction (``status`` ok), or why there is none (unsupported / error /
+    below-floor: a measurement faster than reading the weights allows)."""
 
     case: Case
     status: str
@@ -254,6 +256,31 @@ def _training(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ: 
             "avg_power_w": power}[case.metric]
 
 
+def weight_read_floor_s(case: Case, chip: ChipSpec) -> float | None:
+    """The least time an inference latency case can take without speculative decoding:
+    every token decoded after the first reads the model's active weights once, each chip
+    its tensor- and pipeline-parallel share, at its fastest memory's peak bandwidth. None
+    for other metrics."""
+    w = case.workload
+    if case.metric not in ("e2e_latency_s", "tpot_s") or w.mode != "inference" or case.model is None:
+        return None
+    steps = (w.output_len or 1) - 1 if case.metric == "e2e_latency_s" else 1
+    plan = _plan(case, case.hardware.count, case.hardware.count)
+    bytes_per_chip = load_model(case.model).active_params * DTYPE_BYTES[w.precision or "bf16"] / (plan.tp * plan.pp)
+    return steps * bytes_per_chip / max(t.bandwidth_Bps for t in chip.inference_memory.values())
+
+
+def _below_floor(case: Case, chip: ChipSpec) -> str:
+    """Why a measurement is faster than physics allows a decoder that is not speculative
+    (a data error, or speculative decoding, which is not modelled), or "" when it is not."""
+    floor = weight_read_floor_s(case, chip)
+    if floor is None or case.value >= floor:
+        return ""
+    return (f"measured {case.value:.4g} s is {floor / case.value:.1f}x below the weight-read floor {floor:.4g} s "
+            f"(each decoded token reads the active weights once at peak bandwidth): a data error, or "
+            f"speculative decoding, which is not modelled")
+
+
 def predict_case(case: Case, econ: Economics, chip: ChipSpec | None = None,
                  stack: StackSpec | None = None) -> Outcome:
     """Predict ``case``, or say why it cannot be (unsupported) or what went wrong (error).
@@ -265,6 +292,8 @@ def predict_case(case: Case, econ: Economics, chip: ChipSpec | None = None,
     except SimError as err:
         return Outcome(case, "error", reason=str(err))
     try:
+        if reason := _below_floor(case, chip):
+            return Outcome(case, "below-floor", reason=reason, arch=chip.kind)
         if case.metric == "gemm_tflops":
             value = _gemm_tflops(case, chip)
         elif case.metric == "memory_bandwidth_gbps":
