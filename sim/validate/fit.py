@@ -8,10 +8,18 @@ prints into the configs it names.
 
 from __future__ import annotations
 
-from sim.catalog import load_chip, load_economics, load_stack, scenarios_dir
+from sim.catalog import (
+    load_chip,
+    load_economics,
+    load_stack,
+    load_system,
+    scenarios_dir,
+    system_with_chip,
+)
 from sim.parts.economics import Economics
 from sim.parts.stack import StackSpec
 from sim.spec import field_value, with_field
+from sim.system import SystemSpec
 from sim.validate.cases import Case, load_cases
 from sim.validate.predict import predict_case
 
@@ -30,16 +38,28 @@ def _chip_name(case: Case) -> str:
     return case.hardware.chip
 
 
+def case_system(case: Case) -> SystemSpec:
+    """The (unsized) system a multi-chip case runs in: the one it names, else the catalog
+    system ``load_sized_system`` would take for its chip and count."""
+    if case.hardware.system is not None:
+        return load_system(case.hardware.system)
+    return system_with_chip(_chip_name(case), case.hardware.count)
+
+
 def configured_value(case: Case, field: str) -> float:
-    """The value the configs hold for a fitted ``field`` (``stack.<f>``: the case's stack)."""
+    """The value the configs hold for a fitted ``field`` (``stack.<f>``: the case's stack;
+    ``system.<f>``: its system)."""
     if field.startswith("stack."):
         return float(field_value(case_stack(case), field.removeprefix("stack.")))
+    if field.startswith("system."):
+        return float(field_value(case_system(case), field.removeprefix("system.")))
     return float(field_value(load_chip(_chip_name(case)), field))
 
 
 def fit_parameter(case: Case, field: str, lo: float, hi: float, econ: Economics, tolerance: float = 1e-4) -> float:
     """Value of ``field`` in [lo, hi] whose prediction of ``case`` equals its measurement:
-    a chip field of the case's chip, or ``stack.<field>`` of the case's software stack.
+    a chip field of the case's chip, ``stack.<field>`` of the case's software stack, or
+    ``system.<field>`` of the system its chips run in.
 
     The prediction must be monotone in the parameter over the bracket; a bracket that does
     not straddle the measurement is an error, not a clamp.
@@ -49,6 +69,11 @@ def fit_parameter(case: Case, field: str, lo: float, hi: float, econ: Economics,
 
         def outcome(value: float):
             return predict_case(case, econ, stack=with_field(stack, rest, value))
+    elif field.startswith("system."):
+        system, rest = case_system(case), field.removeprefix("system.")
+
+        def outcome(value: float):
+            return predict_case(case, econ, system=with_field(system, rest, value))
     else:
         chip = load_chip(_chip_name(case))
 
@@ -88,7 +113,8 @@ FITS = [("trtllm-l31-8b-h100-tp1-128-128", "stack.host_overhead_us_per_sequence"
         ("cerebras-aa-l31-8b-bf16-1wafer-tpot", "wafer.hop_latency_cycles", (0.5, 200.0)),
         ("anl-power-h100-vllm-l3-8b-bs1", "power.active_W", (0.0, 500.0)),
         ("coll-a100x8-oci-allreduce-1KiB", "stack.collective_call_overhead_us", (0.0, 500.0)),
-        ("coll-h200x8-allreducebench-32KiB", "stack.collective_call_overhead_us", (0.0, 500.0))]
+        ("coll-h200x8-allreducebench-32KiB", "stack.collective_call_overhead_us", (0.0, 500.0)),
+        ("neuron-trn1-l3-8b-int8-tp32-bs1-128-3968-tpot", "system.scale_up.base_latency_us", (0.0, 500.0))]
 
 
 def main() -> None:
@@ -97,7 +123,8 @@ def main() -> None:
     for case_id, field, (lo, hi) in FITS:
         case = cases[case_id]
         value = fit_parameter(case, field, lo, hi, econ)
-        where = f"stack {case_stack(case).name}" if field.startswith("stack.") else f"chip {case.hardware.chip}"
+        where = (f"stack {case_stack(case).name}" if field.startswith("stack.") else
+                 f"system {case_system(case).name}" if field.startswith("system.") else f"chip {case.hardware.chip}")
         print(f"{field} = {value:.3f}  (fitted on {case_id}, {where})")
 
 

@@ -99,15 +99,21 @@ def _stream_gbps(case: Case, chip: ChipSpec) -> float:
 MAX_OFFLINE_BATCH = 4096
 
 
-def _deployment(case: Case, plan: Parallelism, chip: ChipSpec | None, stack: StackSpec | None) -> Deployment:
-    """The case's hardware and plan under ``stack`` (a fit's variant), else the stack the
-    case names, else the chip's default."""
+def _deployment(case: Case, plan: Parallelism, chip: ChipSpec | None, stack: StackSpec | None,
+                system: SystemSpec | None = None) -> Deployment:
+    """The case's hardware (or a fit's ``system`` variant) and plan under ``stack`` (a fit's
+    variant), else the stack the case names, else the chip's default."""
     hw = case.hardware
-    dep = load_deployment(plan, chip=hw.chip, system=hw.system, chip_spec=chip)
+    if system is not None:
+        dep = Deployment.on_system(system, plan)
+        dep = dep.with_chip(chip) if chip is not None else dep
+    else:
+        dep = load_deployment(plan, chip=hw.chip, system=hw.system, chip_spec=chip)
     return dep.with_stack(stack or (load_stack(case.stack) if case.stack else None))
 
 
-def _inference(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ: Economics) -> float:
+def _inference(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ: Economics,
+               system: SystemSpec | None = None) -> float:
     w = case.workload
     if case.model is None or None in (w.phase, w.input_len):
         raise UnsupportedError("an inference case needs model, phase and input_len")
@@ -116,7 +122,7 @@ def _inference(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ:
         prec = prec.model_copy(update={"kv_cache": w.kv_cache})
     count = case.hardware.count
     plan = _plan(case, count, count)
-    dep = _deployment(case, plan, chip, stack)
+    dep = _deployment(case, plan, chip, stack, system)
 
     def at(batch: int):
         wl = Workload(phase=w.phase, batch=batch * plan.dp, input_len=w.input_len,
@@ -171,11 +177,12 @@ def _best_batch(at):
     return best
 
 
-def _hardware(case: Case, chip: ChipSpec | None = None) -> tuple[ChipSpec, SystemSpec | None]:
-    """The case's chip (or ``chip``, a variant of it), and its system sized to ``count``
-    when more than one chip runs."""
+def _hardware(case: Case, chip: ChipSpec | None = None, variant: SystemSpec | None = None
+              ) -> tuple[ChipSpec, SystemSpec | None]:
+    """The case's chip (or ``chip``, a variant of it), and its system (or ``variant``, a
+    variant of it) sized to ``count`` when more than one chip runs."""
     hw = case.hardware
-    system = load_sized_system(hw.count, hw.chip, hw.system)
+    system = variant.sized(hw.count) if variant is not None else load_sized_system(hw.count, hw.chip, hw.system)
     if system is not None and chip is not None:
         system = system.model_copy(update={"chip": chip})
     return (system.chip if system is not None else chip or load_chip(hw.chip)), system
@@ -237,7 +244,8 @@ def _collective_busbw(case: Case, system: SystemSpec | None, stack: StackSpec | 
 TRAINING_FORMATS = ("bf16", "fp16", "fp8", "fp4")
 
 
-def _training(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ: Economics) -> float:
+def _training(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ: Economics,
+              system: SystemSpec | None = None) -> float:
     w = case.workload
     if case.model is None or w.global_batch is None or w.seq_len is None:
         raise UnsupportedError("a training case needs model, global_batch and seq_len")
@@ -250,7 +258,7 @@ def _training(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ: 
         raise UnsupportedError(f"{precision} training is not modelled (formats: {', '.join(TRAINING_FORMATS)})")
     plan = _plan(case, case.hardware.count, 1, _software(case, chip, stack, "training"))
     job = TrainingJob(global_batch=w.global_batch, seq_len=w.seq_len, precision=precision)
-    pred = predict_training(_deployment(case, plan, chip, stack), load_model(case.model), job, econ)
+    pred = predict_training(_deployment(case, plan, chip, stack, system), load_model(case.model), job, econ)
     power = pred.avg_power_W * pred.chips if case.power_scope == "accelerators" else pred.system_power_W
     return {"step_time_s": pred.step_time_s, "mfu": pred.mfu, "tokens_per_s_per_chip": pred.tokens_per_s / pred.chips,
             "avg_power_w": power}[case.metric]
@@ -282,13 +290,14 @@ def _below_floor(case: Case, chip: ChipSpec) -> str:
 
 
 def predict_case(case: Case, econ: Economics, chip: ChipSpec | None = None,
-                 stack: StackSpec | None = None) -> Outcome:
+                 stack: StackSpec | None = None, system: SystemSpec | None = None) -> Outcome:
     """Predict ``case``, or say why it cannot be (unsupported) or what went wrong (error).
-    ``chip`` replaces the catalog's chip of a chip-named case and ``stack`` the case's
-    software stack (fitting tries variants)."""
+    ``chip`` replaces the catalog's chip of a chip-named case, ``system`` the system its
+    chips run in (unsized) and ``stack`` the case's software stack (fitting tries variants)."""
+    system_variant = system
     variant = chip
     try:
-        chip, system = _hardware(case, variant)
+        chip, system = _hardware(case, variant, system_variant)
     except SimError as err:
         return Outcome(case, "error", reason=str(err))
     try:
@@ -301,9 +310,9 @@ def predict_case(case: Case, econ: Economics, chip: ChipSpec | None = None,
         elif case.metric == "collective_busbw_gbps":
             value = _collective_busbw(case, system, stack)
         elif case.workload.mode == "training":
-            value = _training(case, variant, stack, econ)
+            value = _training(case, variant, stack, econ, system_variant)
         elif case.workload.mode == "inference":
-            value = _inference(case, variant, stack, econ)
+            value = _inference(case, variant, stack, econ, system_variant)
         else:
             raise UnsupportedError(f"metric {case.metric} ({case.workload.mode}) is not modelled yet")
     except UnsupportedError as err:
