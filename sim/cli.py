@@ -265,13 +265,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from sim.validate.summary import as_records, markdown
 
     ran = sum(1 for o in outcomes if o.status == "ok")
+    below = sum(1 for o in outcomes if o.status == "below-floor")
     shown = "n/a" if median is None else f"{median:.1f}%"
     if args.json:
-        print(json.dumps({"out_dir": str(out_dir), "cases": len(outcomes), "predicted": ran,
+        print(json.dumps({"out_dir": str(out_dir), "cases": len(outcomes), "predicted": ran, "below_floor": below,
                           "held_out_median_abs_error_pct": median, **as_records(outcomes)}, indent=2))
     else:
         print(markdown(outcomes))
-        print(f"\n{len(outcomes)} cases, {ran} predicted; held-out median abs error {shown} -> {out_dir}")
+        aside = f", {below} below the weight-read floor (set aside)" if below else ""
+        print(f"\n{len(outcomes)} cases, {ran} predicted{aside}; held-out median abs error {shown} -> {out_dir}")
     if args.max_median_error is not None and (median is None or median > args.max_median_error):
         print(f"error: held-out median abs error {shown} exceeds {args.max_median_error}%", file=sys.stderr)
         return 1
