@@ -171,7 +171,7 @@ def _predict_parser(sub: Any) -> None:
     pr.add_argument("--count", type=_int_in(1, MAX_COUNT), default=None, help="chips (default: 1 chip, or tp*pp*dp)")
     pr.add_argument("--model", required=True)
     pr.add_argument("--mode", choices=["inference", "training"], default="inference")
-    for flag in ("tp", "pp", "dp", "ep", "vpp"):
+    for flag in PLAN_FLAGS:
         pr.add_argument(f"--{flag}", type=int, default=None,
                         help=f"{flag} degree (default 1 when any degree is given; with none, a --count fills "
                              "tensor parallelism up to the scale-up domain, and a --system alone takes the "
@@ -552,7 +552,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-PLAN_FLAGS = ("tp", "pp", "dp", "ep", "vpp")
+PLAN_FLAGS = ("tp", "cp", "pp", "dp", "ep", "vpp")  # cp: context parallelism (training)
 
 
 def _plan_given(args: argparse.Namespace) -> bool:

@@ -29,10 +29,11 @@ Mode = Literal["inference", "training", "serving", "collective"]
 
 class PlanEntry(Spec):
     """A parallelism layout for a card count, partly given. Left out, ``tp`` fills the
-    scale-up domain (inference and serving) or is 1 (training), ``pp`` is 1, and ``dp``
-    takes the remaining cards."""
+    scale-up domain (inference and serving) or is 1 (training), ``pp`` and ``cp`` are 1,
+    and ``dp`` takes the remaining cards."""
 
     tp: PositiveInt | None = None
+    cp: PositiveInt = 1
     pp: PositiveInt = 1
     dp: PositiveInt | None = None
     ep: PositiveInt = 1
@@ -53,9 +54,10 @@ def plan_for(entry: PlanEntry, cards: int, system: SystemSpec | None, mode: Mode
         domain = system.chips_per_node if system is not None else 1
         data["tp"] = min(cards, domain) if mode in ("inference", "serving") else 1
     if data["dp"] is None:
-        data["dp"] = max(1, cards // (data["tp"] * data["pp"]))
-    if data["tp"] * data["pp"] * data["dp"] != cards:
-        raise ConfigError(f"tp={data['tp']} x pp={data['pp']} x dp={data['dp']} does not use {cards} cards")
+        data["dp"] = max(1, cards // (data["tp"] * data["cp"] * data["pp"]))
+    if data["tp"] * data["cp"] * data["pp"] * data["dp"] != cards:
+        cp = f" x cp={data['cp']}" if data["cp"] > 1 else ""
+        raise ConfigError(f"tp={data['tp']}{cp} x pp={data['pp']} x dp={data['dp']} does not use {cards} cards")
     try:
         return Parallelism.model_validate(data)
     except ValidationError as err:

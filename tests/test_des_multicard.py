@@ -7,7 +7,7 @@ import pytest
 
 from sim import default_economics, predict
 from sim.analytical.iteration import ChipIterationCost, SystemIterationCost
-from sim.analytical.memory import footprint, kv_share
+from sim.analytical.memory import footprint
 from sim.catalog import load_model, load_system
 from sim.comm.pricing import FreeLinks
 from sim.deployment import Deployment
@@ -23,7 +23,7 @@ from sim.des import (
 )
 from sim.des.cost import iteration_cost
 from sim.errors import CapacityError, ConfigError
-from sim.workload.parallel import Parallelism
+from sim.workload.parallel import Parallelism, kv_share
 from sim.workload.spec import Precision, Workload
 
 IN, OUT = 512, 64

@@ -136,3 +136,50 @@ def test_no_sequence_parallelism_replicates_the_norm_inputs():
     sp = training_memory(model, job, Parallelism(tp=8, pp=8, sequence_parallel=True)).activations
     no_sp = training_memory(model, job, Parallelism(tp=8, pp=8)).activations
     assert no_sp > 2 * sp
+
+
+def test_a_context_parallel_rank_runs_its_share_of_the_sequences_causal_work():
+    """cp ranks of one sequence together run exactly the causal attention and the GEMMs of
+    the unsplit sequence, each 1/cp of them; a rank's activations are 1/cp of them."""
+    model, p = load_model("llama-3.1-8b"), Precision()
+    whole = forward_graph(model, 1, 8192, p)
+    for cp in (2, 4):
+        chunk = forward_graph(model, 1, 8192, p, cp)
+        for kind in ("matmul", "attention"):
+            assert cp * _flops(chunk, kind) == pytest.approx(_flops(whole, kind), rel=1e-3)
+        job = TrainingJob(global_batch=16, seq_len=8192)
+        one = training_memory(model, job, Parallelism(tp=2, dp=2))
+        split = training_memory(model, job, Parallelism(tp=2, cp=cp, dp=2))
+        assert split.activations == pytest.approx(one.activations / cp, rel=1e-9)
+
+
+def test_context_parallelism_trades_data_parallel_ranks_for_kv_traffic(econ):
+    """Eight H100s at tp=2: cp=2 x dp=2 does the work of dp=4 (same chips, same flops per chip) and
+    adds the K/V all-gather and its gradients' reduce-scatter each layer, so on real links
+    it is never faster, and on free links its step equals dp=8's compute split."""
+    model = load_model("llama-3.1-8b")
+    job = TrainingJob(global_batch=64, seq_len=8192)
+    from sim.catalog import load_deployment
+
+    dp_plan, cp_plan = Parallelism(tp=2, dp=4, zero=1), Parallelism(tp=2, cp=2, dp=2, zero=1)
+    dp8 = predict_training(load_deployment(dp_plan, chip="H100-SXM5-80GB"), model, job, econ)
+    cp2 = predict_training(load_deployment(cp_plan, chip="H100-SXM5-80GB"), model, job, econ)
+    assert cp2.hfu == pytest.approx(dp8.hfu * dp8.step_time_s / cp2.step_time_s, rel=1e-3)
+    assert cp2.step_time_s > dp8.step_time_s
+    h100 = load_chip("H100-SXM5-80GB")
+    free_dp = predict_training(Deployment.ideal(h100, dp_plan), model, job, econ)
+    free_cp = predict_training(Deployment.ideal(h100, cp_plan), model, job, econ)
+    assert free_cp.step_time_s == pytest.approx(free_dp.step_time_s, rel=0.02)
+
+
+def test_context_parallelism_is_refused_where_it_is_not_modelled(econ):
+    from sim.analytical.inference import predict
+    from sim.workload.spec import Workload
+
+    model = load_model("llama-3.1-8b")
+    with pytest.raises(ConfigError, match="context parallelism is modelled for training only"):
+        predict(Deployment.ideal(load_chip("H100-SXM5-80GB"), Parallelism(cp=2)), model,
+                Workload(phase="prefill", batch=1, input_len=1024), econ)
+    with pytest.raises(ConfigError, match="not a multiple of 4"):
+        predict_training(Deployment.ideal(load_chip("H100-SXM5-80GB"), Parallelism(cp=2)), model,
+                         TrainingJob(global_batch=8, seq_len=1022), econ)

@@ -12,7 +12,7 @@ from sim.errors import CapacityError
 from sim.parts.stack import StackSpec
 from sim.units import GB
 from sim.workload.model import ModelSpec
-from sim.workload.parallel import Parallelism
+from sim.workload.parallel import Parallelism, kv_share
 from sim.workload.spec import Workload
 
 LOGIT_BYTES = 4.0  # logits are kept in fp32 for sampling
@@ -56,13 +56,6 @@ def footprint(model: ModelSpec, wl: Workload, plan: Parallelism | None = None,
         widest = max(widest, model.moe.top_k * model.moe.expert_ffn)
     acts = tokens * (model.hidden + 2 * widest / plan.tp) * p.act_bytes + micro * model.vocab / plan.tp * LOGIT_BYTES
     return Footprint(weights, kv, acts)
-
-
-def kv_share(model: ModelSpec, tp: int) -> float:
-    """Share of a layer's KV cache one tensor-parallel rank holds: KV head groups split
-    while there are enough of them; a group (or an MLA latent) is otherwise replicated."""
-    groups = 1 if model.mla is not None else model.kv_heads
-    return max(1, groups // tp) / groups
 
 
 def query_heads_per_kv_head(model: ModelSpec, tp: int) -> int:

@@ -30,7 +30,7 @@ from sim.parts.economics import Economics
 from sim.units import GB
 from sim.workload.model import ModelSpec
 from sim.workload.ops import Block, Graph
-from sim.workload.parallel import CommCall, Parallelism, shard_graph
+from sim.workload.parallel import CommCall, Parallelism, forward_collectives, shard_graph
 from sim.workload.training import (
     GRAD_BYTES,
     OPTIMIZER_BYTES_PER_PARAM,
@@ -140,15 +140,16 @@ def training_memory(model: ModelSpec, job: TrainingJob, plan: Parallelism,
                     grad_bytes: float = GRAD_BYTES) -> TrainingMemory:
     """Weights (16-bit working copy), gradients (fp32 unless the stack keeps them in 16
     bits: ``grad_bytes``) and Adam state, sharded by ZeRO stage
-    over data-parallel ranks; activations of the micro-batches in flight on the first
+    over data- (and context-) parallel ranks; activations (a context-parallel rank's share
+    of each sequence) of the micro-batches in flight on the first
     stage: pp for 1F1B (Korthikanti et al. 2022 §4.2.3: as if the whole model's layers for
     one micro-batch), times 1 + (p-1)/(p·v) when interleaved, m for GPipe."""
     n = stage_params(model, plan)
-    dp = plan.dp
-    weights = n * 2.0 / (dp if plan.zero >= 3 else 1)
-    grads = n * grad_bytes / (dp if plan.zero >= 2 else 1)
-    optimizer = n * OPTIMIZER_BYTES_PER_PARAM / (dp if plan.zero >= 1 else 1)
-    tokens = plan.micro_batch * job.seq_len
+    dp, shards = plan.dp, plan.dp_cp
+    weights = n * 2.0 / (shards if plan.zero >= 3 else 1)
+    grads = n * grad_bytes / (shards if plan.zero >= 2 else 1)
+    optimizer = n * OPTIMIZER_BYTES_PER_PARAM / (shards if plan.zero >= 1 else 1)
+    tokens = plan.micro_batch * job.seq_len // plan.cp
     act_bytes = job.compute_precision.act_bytes
     per_layer = layer_activation_bytes(model, tokens, plan.tp, plan.sequence_parallel, plan.recompute, act_bytes)
     layers_per_stage = plan.stage_layers(model)
@@ -200,6 +201,9 @@ def _micro_batches(model: ModelSpec, job: TrainingJob, plan: Parallelism) -> int
         plan.check_model(model, "training")
     except ValueError as err:
         raise ConfigError(str(err)) from None
+    if job.seq_len % (2 * plan.cp):
+        raise ConfigError(f"cp={plan.cp} splits a sequence into {2 * plan.cp} chunks; seq_len {job.seq_len} "
+                          f"is not a multiple of {2 * plan.cp}")
     per_step = plan.dp * plan.micro_batch
     if job.global_batch % per_step:
         raise ConfigError(f"global batch {job.global_batch} is not a multiple of dp x micro_batch = {per_step}")
@@ -207,14 +211,14 @@ def _micro_batches(model: ModelSpec, job: TrainingJob, plan: Parallelism) -> int
 
 
 def _optimizer_params(model: ModelSpec, plan: Parallelism) -> float:
-    return stage_params(model, plan) / (plan.dp if plan.zero >= 1 else 1)
+    return stage_params(model, plan) / (plan.dp_cp if plan.zero >= 1 else 1)
 
 
 def _exposed_dp_comm(plan: Parallelism, c: StepComponents) -> float:
     """Data-parallel time left on the critical path after overlap: the gradient reduction
     hides behind the last micro-batch's backward, the ZeRO parameter gather behind the next
     forward; ZeRO-3 gathers parameters for every micro-batch's forward and backward."""
-    if plan.dp == 1:
+    if plan.dp_cp == 1:
         return 0.0
     hide_fwd = c.forward_s if plan.overlap_dp_comm else 0.0
     hide_bwd = c.backward_s if plan.overlap_dp_comm else 0.0
@@ -320,11 +324,16 @@ def step_components(hardware: Deployment | ChipSpec, model: ModelSpec, job: Trai
     energy = EnergyModel(cm)
     stages = StageModel(model, plan, cm, energy, pl, comm, "training", dep.software("training"))
     p = job.compute_precision
-    tokens = plan.micro_batch * job.seq_len
-    graph = forward_graph(model, plan.micro_batch, job.seq_len, p)
+    tokens = plan.micro_batch * job.seq_len // plan.cp
+    graph = forward_graph(model, plan.micro_batch, job.seq_len, p, plan.cp)
     fwd = stages.forward(graph, tokens, p.act_bytes)
     bwd = evaluate(backward_graph(shard_graph(graph, plan.tp, plan.pp, 1, plan.sequence_parallel)), cm, energy, pl)
     bwd.add_comm(fwd.by_bound["communication"], fwd.comm_energy_J)
+    if plan.cp > 1:  # the K and V gradients reduce-scatter back to the ranks that own them
+        dkv = [CommCall("cp_dkv_reduce_scatter", "reduce_scatter", c.size_bytes, "cp", c.count)
+               for c in forward_collectives(model, tokens, p.act_bytes, plan, plan.stage_layers(model))
+               if c.group == "cp"]
+        bwd.add_comm(comm_time_s(dkv, plan, comm, "training"), comm_energy_J(dkv, plan, comm, "training"))
     if plan.recompute == "full":
         bwd.add(fwd)
     opt = evaluate(Graph((Block("optimizer", (optimizer_op(_optimizer_params(model, plan), p),), 1),), 0, 0), cm, energy, pl)
@@ -344,7 +353,7 @@ def _dp_calls(model: ModelSpec, plan: Parallelism) -> list[CommCall]:
 
 def _dp_energy_J(model: ModelSpec, plan: Parallelism, comm: CommCost, micro_batches: int) -> float:
     """Link energy of the step's data-parallel traffic (ZeRO-3 gathers per micro-batch, twice)."""
-    if plan.dp == 1:
+    if plan.dp_cp == 1:
         return 0.0
     joules = comm_energy_J(_dp_calls(model, plan), plan, comm, "training")
     return joules * (2 * micro_batches if plan.zero >= 3 else 1)
@@ -353,7 +362,7 @@ def _dp_energy_J(model: ModelSpec, plan: Parallelism, comm: CommCost, micro_batc
 def _dp_times(model: ModelSpec, plan: Parallelism, comm: CommCost) -> tuple[float, float]:
     """Gradient reduction and (ZeRO) parameter gather of one step (ZeRO-3: of one
     micro-batch), before overlap."""
-    if plan.dp == 1:
+    if plan.dp_cp == 1:
         return 0.0, 0.0
     times = [comm_time_s([c], plan, comm, "training") for c in _dp_calls(model, plan)]
     return times[0], (times[1] if len(times) > 1 else 0.0)

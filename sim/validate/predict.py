@@ -196,7 +196,7 @@ def _plan(case: Case, count: int, default_tp: int, stack: StackSpec | None = Non
     par = dict(w.parallelism)
     par.setdefault("tp", max(1, default_tp // (par.get("pp", 1) * par.get("dp", 1))))
     par.setdefault("pp", 1)
-    par.setdefault("dp", max(1, count // (par["tp"] * par["pp"])))
+    par.setdefault("dp", max(1, count // (par["tp"] * par["pp"] * par.get("cp", 1))))
     extra: dict[str, object] = {k: v for k, v in {"micro_batch": w.micro_batch, "recompute": w.recompute,
                                                   "zero": w.zero}.items() if v is not None}
     if stack is not None:
@@ -204,8 +204,6 @@ def _plan(case: Case, count: int, default_tp: int, stack: StackSpec | None = Non
         extra.setdefault("zero", stack.default_zero)
         if par["tp"] > 1:
             par.setdefault("sequence_parallel", int(stack.default_sequence_parallel))
-    if par.pop("cp", 1) != 1:
-        raise UnsupportedError("context parallelism (cp) is not modelled")
     vpp = par.get("vpp", 1)
     if vpp > 1:
         extra["schedule"] = "interleaved"

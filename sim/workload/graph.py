@@ -34,9 +34,11 @@ GELU_FLOPS = 8.0
 CAUSAL_BLOCK_TOKENS = 128
 
 
-def prefill_graph(model: ModelSpec, batch: int, seq_len: int, p: Precision) -> Graph:
-    """Process ``batch`` prompts of ``seq_len`` tokens; emit one token per prompt."""
-    return _graph(model, batch, seq_len, cached=0, p=p)
+def prefill_graph(model: ModelSpec, batch: int, seq_len: int, p: Precision, cached: int = 0) -> Graph:
+    """Process ``batch`` prompts of ``seq_len`` tokens; emit one token per prompt. ``cached``:
+    keys each prompt's tokens also attend to beyond their own (a cached prefix, or the other
+    chunks of a context-parallel rank's sequence)."""
+    return _graph(model, batch, seq_len, cached=cached, p=p)
 
 
 def decode_graph(model: ModelSpec, batch: int, cached_len: int, p: Precision) -> Graph:

@@ -25,7 +25,7 @@ from sim.workload.ops import Block, Graph, Op
 Schedule = Literal["gpipe", "1f1b", "interleaved"]
 Recompute = Literal["none", "selective", "full"]
 CollectiveKind = Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast", "send_recv"]
-GroupName = Literal["tp", "ep", "pp", "dp"]
+GroupName = Literal["tp", "cp", "ep", "pp", "dp"]
 
 
 def slowest_stage_layers(layers: int, pp: int) -> int:
@@ -42,9 +42,17 @@ class Parallelism(Spec):
     over the tensor-parallel ranks and exchange tokens with all-to-all. Training: ``ep``
     divides ``dp`` (Megatron's expert-data-parallel layout). ``vpp`` is the number of model
     chunks per pipeline rank for the interleaved schedule.
+
+    ``cp`` (training): context parallelism splits every sequence over ``cp`` ranks in 2·cp
+    load-balanced causal chunks (Megatron-Core with Transformer Engine's ring attention):
+    each rank holds 1/cp of the tokens' activations, its queries attend to the whole
+    sequence's keys, and every layer gathers K and V over the cp ranks (their gradients
+    reduce-scatter back). The cp ranks hold the same weights, so gradients reduce and ZeRO
+    shards over dp x cp ranks (Megatron's data-parallel group with context parallelism).
     """
 
     tp: PositiveInt = 1
+    cp: PositiveInt = 1
     pp: PositiveInt = 1
     dp: PositiveInt = 1
     ep: PositiveInt = 1
@@ -64,11 +72,16 @@ class Parallelism(Spec):
 
     @property
     def chips(self) -> int:
-        return self.tp * self.pp * self.dp
+        return self.tp * self.cp * self.pp * self.dp
+
+    @property
+    def dp_cp(self) -> int:
+        """Ranks holding the same weights: data- times context-parallel."""
+        return self.dp * self.cp
 
     @property
     def label(self) -> str:
-        parts = [f"{k}{getattr(self, k)}" for k in ("tp", "pp", "dp", "ep") if getattr(self, k) > 1]
+        parts = [f"{k}{getattr(self, k)}" for k in ("tp", "cp", "pp", "dp", "ep") if getattr(self, k) > 1]
         return "-".join(parts) or "single"
 
     def stage_layers(self, model: ModelSpec) -> int:
@@ -88,6 +101,8 @@ class Parallelism(Spec):
             raise ValueError(f"vpp={self.vpp} does not divide the {self.stage_layers(model)} layers per stage")
         if model.heads % self.tp:
             raise ValueError(f"tp={self.tp} does not divide {model.name}'s {model.heads} attention heads")
+        if self.cp > 1 and mode == "inference":
+            raise ValueError(f"cp={self.cp}: context parallelism is modelled for training only")
         if self.ep > 1:
             if model.moe is None:
                 raise ValueError(f"ep={self.ep} needs a mixture-of-experts model; {model.name} is dense")
@@ -203,19 +218,23 @@ def forward_collectives(model: ModelSpec, tokens: int, act_bytes: float, plan: P
     """Collectives of one forward pass over ``layers`` layers for ``tokens`` tokens on a
     tensor-parallel group: an all-reduce after attention and after each dense MLP (or, with
     sequence parallelism, a reduce-scatter and an all-gather of the same volume); MoE
-    layers with expert parallelism exchange tokens with two all-to-alls (dispatch, combine)."""
+    layers with expert parallelism exchange tokens with two all-to-alls (dispatch, combine);
+    with context parallelism every layer gathers K and V over the cp group."""
     calls: list[CommCall] = []
-    if plan.tp == 1:
+    if plan.tp == 1 and plan.cp == 1:
         return calls
     moe_layers = model.moe_layers * layers // model.layers
     dense_layers = layers - moe_layers
     size = tokens * model.hidden * act_bytes
     mlp_ar = dense_layers + (moe_layers if plan.ep == 1 else 0)
-    if plan.sequence_parallel:
+    if plan.tp > 1 and plan.sequence_parallel:
         calls += [CommCall("tp_reduce_scatter", "reduce_scatter", size, "tp", layers + mlp_ar),
                   CommCall("tp_all_gather", "all_gather", size, "tp", layers + mlp_ar)]
-    else:
+    elif plan.tp > 1:
         calls.append(CommCall("tp_all_reduce", "all_reduce", size, "tp", layers + mlp_ar))
+    if plan.cp > 1:  # K and V of the whole sequence gathered each layer (ring attention's passes)
+        kv = tokens * plan.cp * model.kv_elements_per_token / model.layers * kv_share(model, plan.tp) * act_bytes
+        calls.append(CommCall("cp_kv_all_gather", "all_gather", kv, "cp", layers))
     if plan.ep > 1 and moe_layers:
         assert model.moe is not None
         routed = tokens * model.moe.top_k * model.hidden * act_bytes / plan.tp
@@ -231,11 +250,26 @@ def bubble_fraction(schedule: Schedule, stages: int, micro_batches: int, vpp: in
 
 
 def group_stride(plan: Parallelism, group: GroupName, mode: str = "inference") -> int:
-    """Distance between consecutive ranks of a group, for ranks numbered tp, dp, pp
-    (innermost first). Expert-parallel groups sit inside tp (inference) or dp (training)."""
+    """Distance between consecutive ranks of a group, for ranks numbered tp, cp, dp, pp
+    (innermost first). Expert-parallel groups sit inside tp (inference) or dp (training);
+    the data-parallel group spans the cp ranks too (it reduces their gradients)."""
     ep = 1 if mode == "inference" else plan.tp
-    return {"tp": 1, "ep": ep, "dp": plan.tp, "pp": plan.tp * plan.dp}[group]
+    return {"tp": 1, "cp": plan.tp, "ep": ep, "dp": plan.tp, "pp": plan.tp * plan.cp * plan.dp}[group]
 
 
 def group_size(plan: Parallelism, group: GroupName) -> int:
-    return {"tp": plan.tp, "ep": plan.ep, "dp": plan.dp, "pp": plan.pp}[group]
+    return {"tp": plan.tp, "cp": plan.cp, "ep": plan.ep, "dp": plan.dp_cp, "pp": plan.pp}[group]
+
+
+def kv_share(model: ModelSpec, tp: int) -> float:
+    """Share of a layer's KV cache one tensor-parallel rank holds: KV head groups split
+    while there are enough of them; a group (or an MLA latent) is otherwise replicated."""
+    groups = 1 if model.mla is not None else model.kv_heads
+    return max(1, groups // tp) / groups
+
+
+def context_parallel_keys(seq_len: int, cp: int) -> int:
+    """Keys beyond its own chunk's causal triangle that a context-parallel rank's queries
+    attend to, per query on average: with 2·cp load-balanced chunks each rank runs 1/cp of
+    the sequence's causal pairs, seq²/(2cp) = (seq/cp)·k + (seq/cp)²/2, so k = seq(cp-1)/(2cp)."""
+    return seq_len * (cp - 1) // (2 * cp)

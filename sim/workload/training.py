@@ -23,6 +23,7 @@ from sim.spec import Spec
 from sim.workload.graph import prefill_graph
 from sim.workload.model import ModelSpec
 from sim.workload.ops import Block, Graph, Op, elementwise, matmul
+from sim.workload.parallel import context_parallel_keys
 from sim.workload.spec import Precision
 
 # FlashAttention-2 backward: 5 GEMMs (S recompute, dV, dP, dQ, dK) vs 2 forward (S, O).
@@ -63,11 +64,13 @@ class TrainingJob(Spec):
                          kv_cache="bf16" if narrow else self.precision)
 
 
-def forward_graph(model: ModelSpec, micro_batch: int, seq_len: int, p: Precision) -> Graph:
+def forward_graph(model: ModelSpec, micro_batch: int, seq_len: int, p: Precision, cp: int = 1) -> Graph:
     """Forward pass of a training micro-batch: prefill's graph with the LM head (and a
-    fp32 cross-entropy over the logits) on every token."""
-    g = prefill_graph(model, micro_batch, seq_len, p)
-    tokens = micro_batch * seq_len
+    fp32 cross-entropy over the logits) on every token. Under context parallelism a rank
+    runs seq_len / cp of each sequence's tokens against the keys its chunks see
+    (``context_parallel_keys``)."""
+    g = prefill_graph(model, micro_batch, seq_len // cp, p, cached=context_parallel_keys(seq_len, cp))
+    tokens = micro_batch * seq_len // cp
     head = []
     for op in g.blocks[-1].ops:
         if op.name == "lm_head":
