@@ -81,3 +81,26 @@ def test_a_gemm_rate_fraction_outside_zero_to_one_is_refused(bad):
     with pytest.raises((ValueError, ConfigError), match="fractions must be in"):
         catalog.load_stack("vllm").model_validate(
             {**catalog.load_stack("vllm").model_dump(), "matmul_rate_fraction_by_chip": {H100: bad}})
+
+
+def test_a_stack_that_pads_heads_runs_a_width_that_does_not_divide_them_at_the_fullest_ranks_pace():
+    """Llama-3.1-8B (32 query, 8 KV heads) at 24 ranks: each rank holds 2 query heads and a
+    KV head of its own, as if the model had 48 and 24; a dividing width is unchanged; a
+    stack that does not pad refuses the width with one line."""
+    from sim.errors import ConfigError as PlanError
+    from sim.workload.parallel import heads_padded_to
+
+    l8 = catalog.load_model("Llama-3.1-8B")
+    padded = heads_padded_to(l8, 24)
+    assert (padded.heads, padded.kv_heads, padded.attention) == (48, 24, "gqa")
+    assert heads_padded_to(l8, 8) is l8
+    neuron = catalog.load_stack("neuron")
+    assert neuron.pads_heads_to_tp and neuron.tp_ranks_per_chip == 2
+    dep = catalog.load_deployment(Parallelism(tp=12), chip="Inferentia2")
+    wl = Workload(phase="decode", batch=1, input_len=512, output_len=1)
+    econ = catalog.load_economics({})
+    as_padded = predict(replace(dep, stack=neuron), l8, wl, econ)
+    no_pad = neuron.model_copy(update={"pads_heads_to_tp": False})
+    assert as_padded.tpot_s == predict(replace(dep, stack=no_pad), padded, wl, econ).tpot_s
+    with pytest.raises(PlanError, match="does not divide"):
+        predict(replace(dep, stack=catalog.load_stack("vllm")), l8, wl, econ)

@@ -21,7 +21,7 @@ from sim.parts.stack import StackSpec
 from sim.workload.graph import decode_graph, prefill_graph
 from sim.workload.model import ModelSpec
 from sim.workload.ops import Graph
-from sim.workload.parallel import Parallelism
+from sim.workload.parallel import Parallelism, heads_padded_to
 from sim.workload.spec import Workload
 
 # Decode steps of a generate run are sampled at this many evenly spaced cache lengths
@@ -116,8 +116,10 @@ def predict(hardware: Deployment | ChipSpec, model: ModelSpec, wl: Workload, eco
     sequence is longer than the model's context window, ConfigError if the plan cannot
     split the model."""
     dep = as_deployment(hardware)
-    _check(model, wl, dep.plan)
     stack = dep.software("inference")
+    if stack.pads_heads_to_tp:
+        model = heads_padded_to(model, dep.plan.tp * stack.tp_ranks_per_chip)
+    _check(model, wl, dep.plan)
     try:
         need = check_fit(dep.chip, model, wl, dep.plan, stack)
     except CapacityError:

@@ -35,6 +35,10 @@ class StackSpec(Spec):
     ceiling the stack's GEMM library reaches (a build whose library was not yet tuned for
     a new chip reaches less than the tuned best-shape measurement the ceiling comes from).
 
+    ``pads_heads_to_tp``: the stack runs a tensor-parallel width that does not divide the
+    attention heads (it pads them, or splits them unevenly), so the fullest of its
+    ``tp_ranks_per_chip`` x tp ranks sets the pace.
+
     ``collective_call_overhead_us``: host time per collective call that the devices wait
     on when collectives are timed back to back, as a microbenchmark does (one thread
     launching on every GPU in turn, or a framework's eager call path); a model's step
@@ -65,6 +69,11 @@ class StackSpec(Spec):
     # The decode attention kernel runs one query head per thread block, so each KV head is
     # read once for every query head of its group instead of once for the group.
     kv_read_per_query_head: bool = False
+    # Splits attention heads over a tensor-parallel width that does not divide them (each
+    # rank as full as the fullest; see sim.workload.parallel.heads_padded_to) instead of
+    # refusing it; its tensor-parallel ranks are ``tp_ranks_per_chip`` per chip (cores).
+    pads_heads_to_tp: bool = False
+    tp_ranks_per_chip: PositiveInt = 1
     # Per chip name: the share of the chip's measured GEMM ceiling (``Compute.matmul_fraction``)
     # this stack's GEMM library reaches at the engine's shapes; a chip not listed: 1.
     matmul_rate_fraction_by_chip: dict[str, float] = {}

@@ -261,6 +261,22 @@ def group_size(plan: Parallelism, group: GroupName) -> int:
     return {"tp": plan.tp, "cp": plan.cp, "ep": plan.ep, "dp": plan.dp_cp, "pp": plan.pp}[group]
 
 
+def heads_padded_to(model: ModelSpec, tp: int) -> ModelSpec:
+    """``model`` as a stack that splits its heads over ``tp`` ranks that do not divide them
+    runs it: every rank holds as many query heads as the fullest one, ceil(heads / tp), and
+    a KV head of its own (replicated when there are fewer than ``tp``), so the model is
+    costed with heads and KV heads rounded up to multiples of ``tp``. Unchanged when tp
+    divides the heads, and for MLA."""
+    if model.heads % tp == 0 or model.mla is not None:
+        return model
+    heads = -(-model.heads // tp) * tp
+    kv = tp if model.kv_heads < tp else -(-model.kv_heads // tp) * tp
+    if heads % kv:
+        kv = heads
+    kind = "mha" if kv == heads else ("mqa" if kv == 1 else "gqa")
+    return model.model_copy(update={"heads": heads, "kv_heads": kv, "attention": kind})
+
+
 def kv_share(model: ModelSpec, tp: int) -> float:
     """Share of a layer's KV cache one tensor-parallel rank holds: KV head groups split
     while there are enough of them; a group (or an MLA latent) is otherwise replicated."""
