@@ -168,12 +168,13 @@ def _predict_parser(sub: Any) -> None:
     hw = pr.add_mutually_exclusive_group(required=True)
     hw.add_argument("--chip", help="one card of this chip (or --count of them in a system with this chip)")
     hw.add_argument("--system", help="a system from configs/systems, sized to --count chips")
-    pr.add_argument("--count", type=_int_in(1, MAX_COUNT), default=None, help="chips (default: 1 chip, or tp*pp*dp)")
+    pr.add_argument("--count", type=_int_in(1, MAX_COUNT), default=None, help="chips (default: 1 chip, or tp*cp*pp*dp)")
     pr.add_argument("--model", required=True)
     pr.add_argument("--mode", choices=["inference", "training"], default="inference")
     for flag in PLAN_FLAGS:
+        what = "context-parallel (training) " if flag == "cp" else ""
         pr.add_argument(f"--{flag}", type=int, default=None,
-                        help=f"{flag} degree (default 1 when any degree is given; with none, a --count fills "
+                        help=f"{what}{flag} degree (default 1 when any degree is given; with none, a --count fills "
                              "tensor parallelism up to the scale-up domain, and a --system alone takes the "
                              "smallest plan that fits)")
     pr.add_argument("--sp", action="store_true", help="sequence parallelism with tensor parallelism")

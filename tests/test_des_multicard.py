@@ -114,3 +114,18 @@ def test_bad_plans_are_config_errors(hgx):
         _cost(hgx.chip, model, p, Parallelism(tp=2, dp=2), FreeLinks())
     with pytest.raises(ConfigError, match="does not divide"):
         _cost(hgx.chip, model, p, Parallelism(tp=3), FreeLinks())
+
+
+def test_a_stack_that_pads_heads_runs_the_same_model_in_both_engines():
+    """Neuron on Inf2 at 12 chips (24 NeuronCores) runs Llama-3.1-8B's 32 heads padded to
+    the fullest core in the DES as in predict: low-load TTFT and TPOT agree within 1%."""
+    from sim.catalog import load_stack
+
+    model, p = load_model("llama-3.1-8b"), Precision.uniform("bf16")
+    dep = Deployment.on_system(load_system("Inf2-48xlarge"), Parallelism(tp=12)).with_stack(load_stack("neuron"))
+    reqs = make_requests(_requests(3, 0.01))
+    row = summarize(simulate(iteration_cost(dep, model, p, SCHED, reqs), Serving(scheduler=SCHED), reqs))
+    ref = predict(dep, model, Workload(phase="generate", batch=1, input_len=IN, output_len=OUT, precision=p),
+                  default_economics())
+    assert row["ttft_mean_s"] == pytest.approx(ref.ttft_s, rel=0.01)
+    assert row["tpot_mean_s"] == pytest.approx(ref.tpot_s, rel=0.01)

@@ -158,3 +158,18 @@ def test_more_stages_than_layers_is_an_error(econ):
     wl = Workload(phase="decode", batch=64, input_len=128, precision=Precision())
     with pytest.raises(ConfigError, match="more stages than"):
         predict(Deployment.ideal(chip, Parallelism(pp=64)), model, wl, econ)
+
+
+@pytest.mark.parametrize("cp", [1, 2])
+def test_expert_parallel_training_exchanges_tokens_without_tensor_parallelism(cp):
+    """Mixtral trained at tp=1 with ep=4 over the data ranks still dispatches and combines
+    its tokens with two all-to-alls per MoE layer, whether or not context parallelism adds
+    its K/V gather (once the all-to-all was dropped whenever tp and cp were both 1)."""
+    from sim.workload.parallel import forward_collectives
+
+    model = load_model("mixtral-8x7b")
+    calls = forward_collectives(model, 4096, 2.0, Parallelism(dp=4, ep=4, cp=cp), model.layers)
+    a2a = [c for c in calls if c.kind == "all_to_all"]
+    assert [(c.group, c.count) for c in a2a] == [("ep", 2 * model.moe_layers)]
+    assert not [c for c in calls if c.group == "tp"]
+    assert len([c for c in calls if c.group == "cp"]) == (cp > 1)

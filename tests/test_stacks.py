@@ -7,9 +7,8 @@ import pytest
 
 from sim import catalog
 from sim.analytical.inference import predict
-from sim.analytical.memory import query_heads_per_kv_head
 from sim.errors import ConfigError
-from sim.workload.parallel import Parallelism
+from sim.workload.parallel import Parallelism, query_heads_per_kv_head
 from sim.workload.spec import Workload
 
 H100 = "H100-SXM5-80GB"
@@ -104,3 +103,13 @@ def test_a_stack_that_pads_heads_runs_a_width_that_does_not_divide_them_at_the_f
     assert as_padded.tpot_s == predict(replace(dep, stack=no_pad), padded, wl, econ).tpot_s
     with pytest.raises(PlanError, match="does not divide"):
         predict(replace(dep, stack=catalog.load_stack("vllm")), l8, wl, econ)
+
+
+def test_a_gemm_rate_for_a_chip_the_catalog_lacks_is_one_line_with_close_names(tmp_path):
+    """A misspelt chip key would never apply (a silent 1.0): the stack file is refused at
+    its line, with the chips it may have meant."""
+    bad = tmp_path / "bad-stack.yaml"
+    bad.write_text("name: bad\nhost_overhead_us_per_sequence: 1\nmatmul_rate_fraction_by_chip: {MI300: 0.5}\n"
+                   "sources:\n  host_overhead_us_per_sequence: x\n  matmul_rate_fraction_by_chip: x\n")
+    with pytest.raises(ConfigError, match=r"bad-stack.yaml:3: .*no catalog chip is called 'MI300'.*MI300X"):
+        catalog.load_stack(str(bad))

@@ -162,10 +162,10 @@ def test_context_parallelism_trades_data_parallel_ranks_for_kv_traffic(econ):
     from sim.catalog import load_deployment
 
     dp_plan, cp_plan = Parallelism(tp=2, dp=4, zero=1), Parallelism(tp=2, cp=2, dp=2, zero=1)
-    dp8 = predict_training(load_deployment(dp_plan, chip="H100-SXM5-80GB"), model, job, econ)
-    cp2 = predict_training(load_deployment(cp_plan, chip="H100-SXM5-80GB"), model, job, econ)
-    assert cp2.hfu == pytest.approx(dp8.hfu * dp8.step_time_s / cp2.step_time_s, rel=1e-3)
-    assert cp2.step_time_s > dp8.step_time_s
+    dp4 = predict_training(load_deployment(dp_plan, chip="H100-SXM5-80GB"), model, job, econ)
+    cp2dp2 = predict_training(load_deployment(cp_plan, chip="H100-SXM5-80GB"), model, job, econ)
+    assert cp2dp2.hfu == pytest.approx(dp4.hfu * dp4.step_time_s / cp2dp2.step_time_s, rel=1e-3)
+    assert cp2dp2.step_time_s > dp4.step_time_s
     h100 = load_chip("H100-SXM5-80GB")
     free_dp = predict_training(Deployment.ideal(h100, dp_plan), model, job, econ)
     free_cp = predict_training(Deployment.ideal(h100, cp_plan), model, job, econ)

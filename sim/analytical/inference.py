@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from sim.analytical.energy import run_energy
 from sim.analytical.evaluate import BOUNDS, CATEGORIES, EnergyModel, PassCost
-from sim.analytical.memory import check_fit, footprint, place, query_heads_per_kv_head
+from sim.analytical.memory import check_fit, footprint, model_as_sharded, place
 from sim.analytical.multicard import StageModel, pipelined
 from sim.chips.base import ChipSpec
 from sim.deployment import Deployment, as_deployment
@@ -21,7 +21,7 @@ from sim.parts.stack import StackSpec
 from sim.workload.graph import decode_graph, prefill_graph
 from sim.workload.model import ModelSpec
 from sim.workload.ops import Graph
-from sim.workload.parallel import Parallelism, heads_padded_to
+from sim.workload.parallel import Parallelism, query_heads_per_kv_head
 from sim.workload.spec import Workload
 
 # Decode steps of a generate run are sampled at this many evenly spaced cache lengths
@@ -117,8 +117,7 @@ def predict(hardware: Deployment | ChipSpec, model: ModelSpec, wl: Workload, eco
     split the model."""
     dep = as_deployment(hardware)
     stack = dep.software("inference")
-    if stack.pads_heads_to_tp:
-        model = heads_padded_to(model, dep.plan.tp * stack.tp_ranks_per_chip)
+    model = model_as_sharded(model, stack, dep.plan.tp)
     _check(model, wl, dep.plan)
     try:
         need = check_fit(dep.chip, model, wl, dep.plan, stack)

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sim.analytical.evaluate import EnergyModel, evaluate
-from sim.analytical.memory import Footprint, footprint, place, query_heads_per_kv_head
+from sim.analytical.memory import Footprint, footprint, place
 from sim.analytical.multicard import p2p_call
 from sim.chips.base import ChipSpec
 from sim.chips.costing import ChipCostModel, Placement
@@ -61,7 +61,13 @@ from sim.workload.graph import (
     token_parallel_graph,
 )
 from sim.workload.model import ModelSpec
-from sim.workload.parallel import Parallelism, forward_collectives, kv_share, shard_graph
+from sim.workload.parallel import (
+    Parallelism,
+    forward_collectives,
+    kv_share,
+    query_heads_per_kv_head,
+    shard_graph,
+)
 from sim.workload.spec import Precision, Workload
 
 # vLLM's default --gpu-memory-utilization: the share of device memory the engine may use

@@ -12,7 +12,7 @@ from sim.errors import CapacityError
 from sim.parts.stack import StackSpec
 from sim.units import GB
 from sim.workload.model import ModelSpec
-from sim.workload.parallel import Parallelism, kv_share
+from sim.workload.parallel import Parallelism, heads_padded_to, kv_share
 from sim.workload.spec import Workload
 
 LOGIT_BYTES = 4.0  # logits are kept in fp32 for sampling
@@ -58,10 +58,10 @@ def footprint(model: ModelSpec, wl: Workload, plan: Parallelism | None = None,
     return Footprint(weights, kv, acts)
 
 
-def query_heads_per_kv_head(model: ModelSpec, tp: int) -> int:
-    """Query heads one tensor-parallel rank runs against each KV head (or MLA latent) it holds."""
-    groups = 1 if model.mla is not None else model.kv_heads
-    return max(1, math.ceil(model.heads / tp) // max(1, groups // tp))
+def model_as_sharded(model: ModelSpec, stack: StackSpec, tp: int) -> ModelSpec:
+    """``model`` as ``stack`` splits it over ``tp`` chips: heads padded to its ranks when it
+    runs a width that does not divide them (``StackSpec.pads_heads_to_tp``), else as is."""
+    return heads_padded_to(model, tp * stack.tp_ranks_per_chip) if stack.pads_heads_to_tp else model
 
 
 def place(chip: ChipSpec, need: Footprint, training: bool = False, stack: StackSpec | None = None,

@@ -174,6 +174,11 @@ def load_stack(name: str) -> StackSpec:
     doc = _read_config("stack", name)
     stack = validated(StackSpec.model_validate, doc)
     check_sources(doc, doc.data)
+    chips = names("chip")
+    for chip in stack.matmul_rate_fraction_by_chip:  # a key that names no chip would never apply
+        if chip not in chips:
+            raise ConfigError(f"{doc.where(('matmul_rate_fraction_by_chip', chip))}: matmul_rate_fraction_by_chip: "
+                              f"no catalog chip is called '{chip}' (keys are chip names).{suggest(chip, chips)}")
     return stack
 
 

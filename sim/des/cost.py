@@ -4,6 +4,7 @@ pipeline-parallel plan on a system) for a scheduler and a request set."""
 from __future__ import annotations
 
 from sim.analytical.iteration import ChipIterationCost, SystemIterationCost
+from sim.analytical.memory import model_as_sharded
 from sim.chips.base import ChipSpec
 from sim.deployment import Deployment, as_deployment
 from sim.des.policies import token_budget
@@ -27,6 +28,7 @@ def iteration_cost(hardware: Deployment | ChipSpec, model: ModelSpec, precision:
     activation workspace covers the scheduler's largest iteration; UnsupportedError if a
     request outgrows the model's context window."""
     dep = as_deployment(hardware)
+    model = model_as_sharded(model, dep.software("serving"), dep.plan.tp)
     _check_context(model, requests)
     budget = token_budget(scheduler, requests)
     if dep.chips == 1:

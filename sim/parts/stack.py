@@ -3,13 +3,21 @@ JetStream, Neuron, ...) or a training framework (Megatron, NeMo, MaxText, ...). 
 chips run the same model up to 2x apart under different stacks, so the stack is a part
 with its own sourced parameters, fitted on named measurements of that stack."""
 
-from typing import Any, Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator
 
 from sim.spec import Spec, scaled
 
-C = TypeVar("C", bound=Any)
+
+class _NamedChip(Protocol):
+    """What ``gemm_chip`` reads of a chip spec (sim.chips, a layer above, is not imported here)."""
+
+    @property
+    def name(self) -> str: ...
+
+
+C = TypeVar("C", bound=_NamedChip)
 
 
 class StackSpec(Spec):

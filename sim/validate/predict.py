@@ -292,10 +292,9 @@ def predict_case(case: Case, econ: Economics, chip: ChipSpec | None = None,
     """Predict ``case``, or say why it cannot be (unsupported) or what went wrong (error).
     ``chip`` replaces the catalog's chip of a chip-named case, ``system`` the system its
     chips run in (unsized) and ``stack`` the case's software stack (fitting tries variants)."""
-    system_variant = system
-    variant = chip
+    chip_variant, system_variant = chip, system
     try:
-        chip, system = _hardware(case, variant, system_variant)
+        chip, system = _hardware(case, chip_variant, system_variant)
     except SimError as err:
         return Outcome(case, "error", reason=str(err))
     try:
@@ -308,9 +307,9 @@ def predict_case(case: Case, econ: Economics, chip: ChipSpec | None = None,
         elif case.metric == "collective_busbw_gbps":
             value = _collective_busbw(case, system, stack)
         elif case.workload.mode == "training":
-            value = _training(case, variant, stack, econ, system_variant)
+            value = _training(case, chip_variant, stack, econ, system_variant)
         elif case.workload.mode == "inference":
-            value = _inference(case, variant, stack, econ, system_variant)
+            value = _inference(case, chip_variant, stack, econ, system_variant)
         else:
             raise UnsupportedError(f"metric {case.metric} ({case.workload.mode}) is not modelled yet")
     except UnsupportedError as err:

@@ -221,8 +221,6 @@ def forward_collectives(model: ModelSpec, tokens: int, act_bytes: float, plan: P
     layers with expert parallelism exchange tokens with two all-to-alls (dispatch, combine);
     with context parallelism every layer gathers K and V over the cp group."""
     calls: list[CommCall] = []
-    if plan.tp == 1 and plan.cp == 1:
-        return calls
     moe_layers = model.moe_layers * layers // model.layers
     dense_layers = layers - moe_layers
     size = tokens * model.hidden * act_bytes
@@ -277,11 +275,21 @@ def heads_padded_to(model: ModelSpec, tp: int) -> ModelSpec:
     return model.model_copy(update={"heads": heads, "kv_heads": kv, "attention": kind})
 
 
+def _kv_groups(model: ModelSpec) -> int:
+    """KV head groups of a layer (an MLA latent is one)."""
+    return 1 if model.mla is not None else model.kv_heads
+
+
 def kv_share(model: ModelSpec, tp: int) -> float:
     """Share of a layer's KV cache one tensor-parallel rank holds: KV head groups split
     while there are enough of them; a group (or an MLA latent) is otherwise replicated."""
-    groups = 1 if model.mla is not None else model.kv_heads
+    groups = _kv_groups(model)
     return max(1, groups // tp) / groups
+
+
+def query_heads_per_kv_head(model: ModelSpec, tp: int) -> int:
+    """Query heads one tensor-parallel rank runs against each KV head (or MLA latent) it holds."""
+    return max(1, math.ceil(model.heads / tp) // max(1, _kv_groups(model) // tp))
 
 
 def context_parallel_keys(seq_len: int, cp: int) -> int:
