@@ -127,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     ls = sub.add_parser("list", help="list chips, models or scenarios")
-    ls.add_argument("what", choices=["chips", "models", "systems", "stacks", "scenarios"])
+    ls.add_argument("what", choices=["chips", "models", "systems", "stacks", "datasets", "scenarios"])
     ls.add_argument("--json", action="store_true", help="print the rows as JSON records")
     ls.set_defaults(func=_cmd_list)
 
@@ -138,8 +138,8 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--json", action="store_true", help="print the model as JSON instead of YAML (with --out: the file is JSON)")
     imp.set_defaults(func=_cmd_import_model)
 
-    show = sub.add_parser("show", help="show one chip, system, model or software stack with its sources")
-    show.add_argument("what", choices=["chip", "system", "model", "stack"])
+    show = sub.add_parser("show", help="show one chip, system, model, software stack or dataset with its sources")
+    show.add_argument("what", choices=["chip", "system", "model", "stack", "dataset"])
     show.add_argument("name")
     show.add_argument("--json", action="store_true", help="print the spec as JSON (sources included)")
     show.set_defaults(func=_cmd_show)
@@ -189,8 +189,12 @@ def _predict_parser(sub: Any) -> None:
                     "write its Perfetto trace, per-stage table and figure to DIR")
     pr.add_argument("--phase", choices=["prefill", "decode", "generate"], default="generate")
     pr.add_argument("--batch", type=_int_in(1, MAX_COUNT), default=1)
-    pr.add_argument("--input-len", type=_int_in(1, MAX_TOKENS), default=1024)
-    pr.add_argument("--output-len", type=_int_in(1, MAX_TOKENS), default=128)
+    pr.add_argument("--input-len", type=_int_in(1, MAX_TOKENS), default=None,
+                    help="prompt tokens per sequence; with --dataset, its mean (default: 1024)")
+    pr.add_argument("--output-len", type=_int_in(1, MAX_TOKENS), default=None,
+                    help="generated tokens per sequence; with --dataset, its mean (default: 128)")
+    pr.add_argument("--dataset", help="a benchmark dataset (configs/datasets, e.g. mlperf-llama2-70b): "
+                    "its mean lengths fill --input-len / --output-len not given")
     pr.add_argument("--precision", choices=DTYPES, default="bf16",
                     help="one format for weights, activations and KV cache (see --weights etc.)")
     pr.add_argument("--weights", choices=DTYPES)
@@ -309,7 +313,7 @@ def _cell(value: Any) -> str:
 
 def _list_record(kind: str, name: str) -> dict[str, Any]:
     """What ``sim list`` shows of one entry, with units in the keys."""
-    from sim.catalog import load_chip, load_model, load_stack, load_system
+    from sim.catalog import load_chip, load_dataset, load_model, load_stack, load_system
 
     if kind == "chip":
         c = load_chip(name)
@@ -334,6 +338,10 @@ def _list_record(kind: str, name: str) -> dict[str, Any]:
                 "kv_read_share": float(st.kv_read_bandwidth_fraction), "kv_read_per_query_head": st.kv_read_per_query_head,
                 "gemm_rate_by_chip": dict(st.matmul_rate_fraction_by_chip),
                 "tp_comm_overlap": st.tp_comm_overlap, "notes": st.notes}
+    if kind == "dataset":
+        ds = load_dataset(name)
+        return {"name": name, "samples": ds.samples, "mean_input_tokens": float(ds.mean_input_tokens),
+                "mean_output_tokens": float(ds.mean_output_tokens), "notes": ds.notes}
     return {"name": name}
 
 
@@ -368,10 +376,11 @@ def _cmd_import_model(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from sim.catalog import load_chip, load_model, load_stack, load_system
+    from sim.catalog import load_chip, load_dataset, load_model, load_stack, load_system
     from sim.catalog.yaml_io import dump_yaml
 
-    load: dict[str, Any] = {"chip": load_chip, "system": load_system, "model": load_model, "stack": load_stack}
+    load: dict[str, Any] = {"chip": load_chip, "system": load_system, "model": load_model, "stack": load_stack,
+                            "dataset": load_dataset}
     spec = load[args.what](args.name)
     if args.json:
         print(json.dumps(spec.model_dump(mode="json"), indent=2))
@@ -637,15 +646,33 @@ def _spec(cls: Any, **fields: Any) -> Any:
         raise SimError(f"--{flag}: {msg}" if flag else msg) from None
 
 
+def _lengths(args: argparse.Namespace) -> tuple[int, int]:
+    """--input-len / --output-len, the --dataset's means for those not given (said on
+    stderr), else 1024 / 128."""
+    if args.dataset is None:
+        return args.input_len or 1024, args.output_len or 128
+    from sim.catalog import load_dataset
+
+    ds = load_dataset(args.dataset)
+    mean_in, mean_out = ds.lengths()
+    input_len, output_len = args.input_len or mean_in, args.output_len or mean_out
+    taken = [f for f, v in (("input", args.input_len), ("output", args.output_len)) if v is None]
+    if taken:
+        print(f"lengths: {input_len} in / {output_len} out ({' and '.join(taken)} from dataset {ds.name}'s mean)",
+              file=sys.stderr)
+    return input_len, output_len
+
+
 def _workload(args: argparse.Namespace, precision) -> Any:
     """The Workload the flags describe; a bad value becomes one line naming the flag."""
     from pydantic import ValidationError
 
     from sim.workload.spec import Workload
 
+    input_len, output_len = _lengths(args)
     try:
-        return Workload(phase=args.phase, batch=args.batch, input_len=args.input_len,
-                   output_len=args.output_len, precision=precision)
+        return Workload(phase=args.phase, batch=args.batch, input_len=input_len,
+                   output_len=output_len, precision=precision)
     except ValidationError as err:
         e = err.errors()[0]
         flag = f"--{str(e['loc'][0]).replace('_', '-')}" if e["loc"] else "--phase / --input-len / --output-len"

@@ -16,13 +16,13 @@ from sim.validate.summary import held_out_median
 
 VALIDATION = scenarios_dir() / "validation"
 # Held-out figures on the shipped set today: median absolute error 10.0% single-chip and
-# 14.2% multi-card (issue 17's targets: 8% and 12%, not met yet), 12.8% overall; p90 54.6%
-# (target 30%); median optimism +2.0% single-chip, +7.3% multi-card (target within 5%).
+# 13.9% multi-card (issue 17's targets: 8% and 12%, not met yet), 12.7% overall; p90 53.6%
+# (target 30%); median optimism +2.0% single-chip, +7.6% multi-card (target within 5%).
 # The limits hold today's figures with a point of margin (bias: 1.5 points), so a change
 # that makes the simulator worse on what it was not fitted on fails here.
-HELD_OUT_MEDIAN_LIMIT_PCT = 13.8
-SCOPE_LIMIT_PCT = {"single-chip": 11.0, "multi-card": 15.2}
-HELD_OUT_P90_LIMIT_PCT = 56.0
+HELD_OUT_MEDIAN_LIMIT_PCT = 13.7
+SCOPE_LIMIT_PCT = {"single-chip": 11.0, "multi-card": 14.9}
+HELD_OUT_P90_LIMIT_PCT = 55.0
 SCOPE_OPTIMISM_LIMIT_PCT = {"single-chip": 3.5, "multi-card": 8.7}
 
 

@@ -36,6 +36,7 @@ from sim.errors import ConfigError, UnknownNameError
 from sim.parts.economics import Economics
 from sim.parts.stack import StackSpec
 from sim.system import SystemSpec
+from sim.workload.dataset import DatasetSpec
 from sim.workload.model import ModelSpec
 from sim.workload.parallel import Parallelism
 
@@ -180,6 +181,15 @@ def load_stack(name: str) -> StackSpec:
             raise ConfigError(f"{doc.where(('matmul_rate_fraction_by_chip', chip))}: matmul_rate_fraction_by_chip: "
                               f"no catalog chip is called '{chip}' (keys are chip names).{suggest(chip, chips)}")
     return stack
+
+
+@lru_cache(maxsize=64)
+def load_dataset(name: str) -> DatasetSpec:
+    """The benchmark dataset called ``name`` (or a path to a dataset YAML): its lengths."""
+    doc = _read_config("dataset", name)
+    dataset = validated(DatasetSpec.model_validate, doc)
+    check_sources(doc, doc.data)
+    return dataset
 
 
 def validated(validate: Callable[[Any], T], doc: LocatedYaml, data: Any = None) -> T:
@@ -351,11 +361,11 @@ def load_calibration() -> dict[str, Any]:
 def use_catalog(*dirs: str | Path) -> None:
     """Add user catalog folders to the shipped one and forget what was loaded before."""
     add_user_dirs(*dirs)
-    for cached in (_index_of, load_chip, load_model, load_system, load_stack):
+    for cached in (_index_of, load_chip, load_model, load_system, load_stack, load_dataset):
         cached.cache_clear()
 
 
 __all__ = ["Economics", "LocatedYaml", "build_chip", "check_sources", "checkout_dir", "chip_path", "chips_dir", "configs_dir",
-           "load_chip", "load_deployment", "load_economics", "load_sized_system", "load_model", "load_stack", "load_system", "models_dir", "names", "read_yaml",
+           "load_chip", "load_dataset", "load_deployment", "load_economics", "load_sized_system", "load_model", "load_stack", "load_system", "models_dir", "names", "read_yaml",
            "results_dir", "scenario_path", "scenarios_dir", "shipped_dir", "suggest", "system_with_chip",
            "systems_dir", "use_catalog", "validated", "validation_message"]

@@ -3,7 +3,7 @@
 The shipped catalog is the checkout's ``configs/`` and ``scenarios/`` when the package runs
 from a checkout (an editable install), else the copy a wheel carries in ``sim/_shipped/``.
 User folders (``SIM_PATH``, os.pathsep-separated, or ``--catalog``) add to it; each may
-hold ``chips/``, ``systems/``, ``models/``, ``stacks/``, ``scenarios/`` (also under ``configs/``).
+hold ``chips/``, ``systems/``, ``models/``, ``stacks/``, ``datasets/``, ``scenarios/`` (also under ``configs/``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from sim.errors import ConfigError
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 _CHECKOUT = _PACKAGE.parent
-KINDS = ("chip", "system", "model", "stack", "scenario")
-_SUBDIR = {"chip": "chips", "system": "systems", "model": "models", "stack": "stacks", "scenario": "scenarios"}
+KINDS = ("chip", "system", "model", "stack", "dataset", "scenario")
+_SUBDIR = {"chip": "chips", "system": "systems", "model": "models", "stack": "stacks", "dataset": "datasets",
+           "scenario": "scenarios"}
 
 _user: list[Path] = []
 

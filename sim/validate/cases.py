@@ -60,8 +60,11 @@ class CaseWorkload(Spec):
     batch: PositiveInt | None = None
     input_len: PositiveInt | None = None
     output_len: PositiveInt | None = None
+    dataset: str | None = None
     precision: Dtype | None = None
     kv_cache: Dtype | None = None  # the KV cache's format where it differs from ``precision``
+    tpot_limit_s: PositiveFloat | None = None
+    ttft_limit_s: PositiveFloat | None = None
     collective: Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast"] | None = None
     algorithm: str | None = None
     parallelism: dict[str, int] = {}

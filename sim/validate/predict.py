@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 from sim.analytical.inference import predict
 from sim.analytical.training import predict_training
-from sim.catalog import load_chip, load_deployment, load_model, load_sized_system, load_stack
+from sim.catalog import (
+    load_chip,
+    load_dataset,
+    load_deployment,
+    load_model,
+    load_sized_system,
+    load_stack,
+)
 from sim.chips.base import ChipSpec
 from sim.chips.costing import Placement
 from sim.comm import bus_bandwidth_GBps, collective_time_s
@@ -17,7 +24,7 @@ from sim.parts.economics import Economics
 from sim.parts.stack import StackSpec
 from sim.system import SystemSpec
 from sim.units import GB, TERA, US
-from sim.validate.cases import Case
+from sim.validate.cases import Case, CaseWorkload
 from sim.workload.ops import Block, elementwise, matmul
 from sim.workload.parallel import Parallelism
 from sim.workload.spec import Precision, Workload
@@ -114,32 +121,70 @@ def _deployment(case: Case, plan: Parallelism, chip: ChipSpec | None, stack: Sta
 
 def _inference(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ: Economics,
                system: SystemSpec | None = None) -> float:
-    w = case.workload
+    w = _with_dataset_lengths(case.workload)
     if case.model is None or None in (w.phase, w.input_len):
-        raise UnsupportedError("an inference case needs model, phase and input_len")
+        raise UnsupportedError("an inference case needs model, phase and input_len (or a dataset)")
+    if w.tpot_limit_s is not None or w.ttft_limit_s is not None:
+        raise UnsupportedError("throughput under p99 TTFT / TPOT limits (a server scenario) depends on arrival "
+                               "bursts and queueing, which only the serving simulation (sim serve) models; "
+                               "validation runs the analytical engine")
     model, prec = load_model(case.model), Precision.uniform(w.precision or "bf16")
     if w.kv_cache is not None:
         prec = prec.model_copy(update={"kv_cache": w.kv_cache})
     count = case.hardware.count
-    plan = _plan(case, count, count)
-    dep = _deployment(case, plan, chip, stack, system)
+    throughput = case.metric in ("throughput_tokens_per_s", "tokens_per_s_per_chip")
 
-    def at(batch: int):
-        wl = Workload(phase=w.phase, batch=batch * plan.dp, input_len=w.input_len,
-                      output_len=w.output_len or 1, precision=prec)
-        return predict(dep, model, wl, econ)
+    def at_plan(plan: Parallelism):
+        dep = _deployment(case, plan, chip, stack, system)
 
-    if w.batch is not None:
-        pred = at(w.batch)
-    elif case.metric in ("throughput_tokens_per_s", "tokens_per_s_per_chip"):
-        pred = _best_batch(at)
-    else:
+        def at(batch: int):
+            wl = Workload(phase=w.phase, batch=batch * plan.dp, input_len=w.input_len,
+                          output_len=w.output_len or 1, precision=prec)
+            return predict(dep, model, wl, econ)
+
+        if w.batch is not None:
+            return at(w.batch)
+        if throughput:
+            return _best_batch(at)
         raise UnsupportedError(f"a {case.metric} case needs a batch")
+
+    if throughput and w.batch is None and not w.parallelism and count > 1:
+        pred = _best_plan(case, count, at_plan)
+    else:
+        pred = at_plan(_plan(case, count, count))
     power = pred.avg_power_W * pred.chips if case.power_scope == "accelerators" else pred.system_power_W
     return {"throughput_tokens_per_s": pred.throughput_tokens_per_s,
             "tokens_per_s_per_chip": pred.throughput_tokens_per_s_per_chip,
             "ttft_s": pred.ttft_s, "tpot_s": pred.tpot_s, "e2e_latency_s": pred.e2e_latency_s,
             "avg_power_w": power}[case.metric]
+
+
+def _best_plan(case: Case, count: int, at_plan):
+    """Highest-throughput prediction over the tensor x data-parallel splits of ``count``
+    chips, for an offline case that states neither batch nor parallelism: the submitter
+    tunes both (MLPerf's Offline runs pick, per system, the engine size and replica count
+    that give the most tokens/s)."""
+    best, failure = None, None
+    for tp in (t for t in range(1, count + 1) if count % t == 0):
+        try:
+            pred = at_plan(_plan(case.model_copy(update={"workload": case.workload.model_copy(
+                update={"parallelism": {"tp": tp, "dp": count // tp}})}), count, count))
+        except (SimError, ValueError) as err:  # does not fit, or a width the model or engine refuses
+            failure = err
+            continue
+        if best is None or pred.throughput_tokens_per_s > best.throughput_tokens_per_s:
+            best = pred
+    if best is None:
+        raise failure or CapacityError("no tensor x data-parallel split of the chips runs the model")
+    return best
+
+
+def _with_dataset_lengths(w: CaseWorkload) -> CaseWorkload:
+    """``w`` with the lengths it does not state taken from its dataset's means."""
+    if w.dataset is None:
+        return w
+    input_len, output_len = load_dataset(w.dataset).lengths()
+    return w.model_copy(update={"input_len": w.input_len or input_len, "output_len": w.output_len or output_len})
 
 
 def _best_batch(at):
