@@ -413,6 +413,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise SimError("--timeline plays a training step; give --mode training")
     chosen = ""
     if args.mode == "training":
+        if args.dataset:
+            raise SimError("--dataset sets inference lengths; a training step takes --seq-len")
         if not (args.global_batch and args.seq_len):
             raise SimError("--mode training needs --global-batch and --seq-len")
         job = _spec(TrainingJob, global_batch=args.global_batch, seq_len=args.seq_len,

@@ -9,7 +9,7 @@ import pytest
 
 from sim import catalog
 from sim.cli import main
-from sim.errors import UnknownNameError
+from sim.errors import ConfigError, UnknownNameError
 from sim.validate.cases import Case
 from sim.validate.predict import predict_case
 
@@ -88,3 +88,17 @@ def test_a_server_case_with_latency_limits_is_declined_not_costed_as_offline():
     out = predict_case(_case(dataset="mlperf-llama2-70b", ttft_limit_s=2.0, tpot_limit_s=0.2), ECON)
     assert out.status == "unsupported" and "serving simulation" in out.reason
 
+
+
+def test_a_dataset_file_whose_mean_passes_its_limit_is_one_line_naming_file_and_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nmean_input_tokens: 2000\nmean_output_tokens: 10\nmax_input_tokens: 1024\n"
+                   "sources: {mean_input_tokens: t, mean_output_tokens: t, max_input_tokens: t}\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml.*mean_input_tokens 2000 is above max_input_tokens 1024"):
+        catalog.load_dataset(str(bad))
+
+
+def test_dataset_with_training_is_refused_not_ignored(capsys):
+    assert main(["predict", "--chip", "H100", "--count", "8", "--model", "Llama-3.1-8B", "--mode", "training",
+                 "--global-batch", "8", "--seq-len", "1024", "--dataset", "mlperf-llama2-70b"]) != 0
+    assert "--dataset sets inference lengths" in capsys.readouterr().err

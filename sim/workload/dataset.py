@@ -5,12 +5,12 @@ for example, give the expected tokens per sample), so a run on a dataset is cost
 mean input and output lengths instead of being refused for want of a stated length. A
 mean is a point of the distribution: throughput at mean lengths is exact for the flops of
 prefill and decode that are linear in length and approximate for the attention terms
-(quadratic in length), which a histogram would capture; none is modelled yet.
+(quadratic in length), which a histogram would capture (histograms are not modelled yet).
 """
 
 from __future__ import annotations
 
-from pydantic import PositiveFloat, PositiveInt
+from pydantic import PositiveFloat, PositiveInt, model_validator
 
 from sim.spec import Spec
 
@@ -30,6 +30,14 @@ class DatasetSpec(Spec):
     max_output_tokens: PositiveInt | None = None
     notes: str = ""
     sources: dict[str, str]
+
+    @model_validator(mode="after")
+    def _means_within_limits(self) -> DatasetSpec:
+        for kind in ("input", "output"):
+            mean, most = getattr(self, f"mean_{kind}_tokens"), getattr(self, f"max_{kind}_tokens")
+            if most is not None and mean > most:
+                raise ValueError(f"mean_{kind}_tokens {mean:g} is above max_{kind}_tokens {most}")
+        return self
 
     def lengths(self) -> tuple[int, int]:
         """Input and output lengths (whole tokens) a point on this dataset runs at."""
