@@ -85,6 +85,16 @@ def test_every_case_is_reported_and_unpredicted_ones_say_why(validation):
     assert all(o.reason and o.predicted is None for o in missing)
 
 
+def test_accuracy_is_grouped_by_the_file_each_case_came_from(validation):
+    from sim.validate.summary import as_records
+
+    outcomes, _, _ = validation
+    groups = as_records(outcomes)["groups"]
+    per_file = {g: v["cases"] for g, v in groups.items() if g.endswith(".yaml (held-out)")}
+    assert "mlperf_inference.yaml (held-out)" in per_file and len(per_file) >= 10
+    assert sum(per_file.values()) == groups["held-out"]["cases"]
+
+
 def test_cli_threshold_sets_exit_code(capsys):
     one_file = str(VALIDATION / "single_chip.yaml")  # the exit code, not the accuracy (measured above)
     assert main(["validate", one_file, "--out", "/tmp/sim-validate-test", "--max-median-error", "99"]) == 0

@@ -90,6 +90,7 @@ class Case(Spec):
     source: str
     notes: str = ""
     used_for_fitting: list[str] = []
+    origin: str = ""  # the file the case was read from: load_cases sets it (accuracy by source)
 
 
 _CASES = TypeAdapter(list[Case])
@@ -108,4 +109,4 @@ def load_cases(path: Path) -> list[Case]:
         if case.id in seen:
             raise ConfigError(f"{doc.where((str(i), 'id'))}: id '{case.id}' appears twice")
         seen[case.id] = case
-    return cases
+    return [c.model_copy(update={"origin": path.name}) for c in cases]

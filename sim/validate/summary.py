@@ -65,12 +65,14 @@ def _split(o: Outcome) -> str:
     return "fitted" if o.fitted else "held-out"
 
 
-# The groups accuracy is reported by: fitted vs held-out, then by scope, category and chip class.
+# The groups accuracy is reported by: fitted vs held-out, then by scope, category, chip
+# class and the file a case came from (its source: ANL's bench, MLPerf, vendor tables, ...).
 GROUPINGS: tuple[Callable[[Outcome], str], ...] = (
     lambda o: _split(o),
     lambda o: f"{o.scope} ({_split(o)})",
     lambda o: f"{o.case.category} ({_split(o)})",
     lambda o: f"{o.arch} ({_split(o)})",
+    lambda o: f"{o.case.origin or 'cases'} ({_split(o)})",
 )
 
 
