@@ -656,8 +656,7 @@ def _lengths(args: argparse.Namespace) -> tuple[int, int]:
     from sim.catalog import load_dataset
 
     ds = load_dataset(args.dataset)
-    mean_in, mean_out = ds.lengths()
-    input_len, output_len = args.input_len or mean_in, args.output_len or mean_out
+    input_len, output_len = ds.lengths(args.input_len, args.output_len)
     taken = [f for f, v in (("input", args.input_len), ("output", args.output_len)) if v is None]
     if taken:
         print(f"lengths: {input_len} in / {output_len} out ({' and '.join(taken)} from dataset {ds.name}'s mean)",

@@ -16,16 +16,14 @@ from sim.validate.predict import predict_case
 ECON = catalog.load_economics({})
 
 
-def test_every_shipped_dataset_loads_with_sourced_means_inside_its_limits():
-    names = catalog.names("dataset")
-    assert "mlperf-llama2-70b" in names and len(names) >= 5
-    for name in names:
-        ds = catalog.load_dataset(name)
-        assert {"mean_input_tokens", "mean_output_tokens"} <= set(ds.sources)
-        if ds.max_input_tokens is not None:
-            assert ds.mean_input_tokens < ds.max_input_tokens
-        if ds.max_output_tokens is not None:
-            assert ds.mean_output_tokens <= ds.max_output_tokens
+def test_every_dataset_a_validation_case_names_is_in_the_catalog():
+    """A case naming a dataset the catalog lacks would be reported as an error, not predicted."""
+    from sim.validate.cases import load_cases
+
+    named = {c.workload.dataset for c in load_cases(catalog.scenarios_dir() / "validation") if c.workload.dataset}
+    assert named and named <= set(catalog.names("dataset"))
+    for name in named:
+        assert catalog.load_dataset(name).samples  # the shipped ones all say how many requests they hold
 
 
 def test_an_unknown_dataset_is_one_line_with_close_names():
@@ -102,3 +100,17 @@ def test_dataset_with_training_is_refused_not_ignored(capsys):
     assert main(["predict", "--chip", "H100", "--count", "8", "--model", "Llama-3.1-8B", "--mode", "training",
                  "--global-batch", "8", "--seq-len", "1024", "--dataset", "mlperf-llama2-70b"]) != 0
     assert "--dataset sets inference lengths" in capsys.readouterr().err
+
+
+def test_a_case_file_may_not_set_the_origin_the_loader_records(tmp_path):
+    from sim.validate.cases import load_cases
+
+    bad = tmp_path / "cases.yaml"
+    bad.write_text("- id: a\n  category: microbench_gemm\n  hardware: {chip: H100}\n  metric: gemm_tflops\n"
+                   "  workload: {mode: microbench, m: 8, n: 8, k: 8, dtype: bf16}\n  value: 1\n  source: t\n"
+                   "  origin: elsewhere.yaml\n")
+    with pytest.raises(ConfigError, match=r"cases.yaml:\d+: origin: set by the loader"):
+        load_cases(bad)
+    good = tmp_path / "good.yaml"
+    good.write_text(bad.read_text().replace("  origin: elsewhere.yaml\n", ""))
+    assert [c.origin for c in load_cases(good)] == ["good.yaml"]

@@ -104,6 +104,10 @@ def load_cases(path: Path) -> list[Case]:
     if not isinstance(doc.data, list):
         raise ConfigError(f"{path}: a validation file is a YAML list of cases")
     cases = validated(_CASES.validate_python, doc)
+    for i, raw in enumerate(doc.data):
+        if isinstance(raw, dict) and "origin" in raw:
+            raise ConfigError(f"{doc.where((str(i), 'origin'))}: origin: set by the loader (the file a case "
+                              "comes from), not by the case")
     seen: dict[str, Any] = {}
     for i, case in enumerate(cases):
         if case.id in seen:

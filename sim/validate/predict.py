@@ -183,8 +183,8 @@ def _with_dataset_lengths(w: CaseWorkload) -> CaseWorkload:
     """``w`` with the lengths it does not state taken from its dataset's means."""
     if w.dataset is None:
         return w
-    input_len, output_len = load_dataset(w.dataset).lengths()
-    return w.model_copy(update={"input_len": w.input_len or input_len, "output_len": w.output_len or output_len})
+    input_len, output_len = load_dataset(w.dataset).lengths(w.input_len, w.output_len)
+    return w.model_copy(update={"input_len": input_len, "output_len": output_len})
 
 
 def _best_batch(at):

@@ -39,6 +39,8 @@ class DatasetSpec(Spec):
                 raise ValueError(f"mean_{kind}_tokens {mean:g} is above max_{kind}_tokens {most}")
         return self
 
-    def lengths(self) -> tuple[int, int]:
-        """Input and output lengths (whole tokens) a point on this dataset runs at."""
-        return max(1, round(self.mean_input_tokens)), max(1, round(self.mean_output_tokens))
+    def lengths(self, input_len: int | None = None, output_len: int | None = None) -> tuple[int, int]:
+        """Input and output lengths (whole tokens) a point on this dataset runs at: those
+        given, else the dataset's means."""
+        return (input_len or max(1, round(self.mean_input_tokens)),
+                output_len or max(1, round(self.mean_output_tokens)))
