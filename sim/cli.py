@@ -106,7 +106,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="sim", description="Accelerator performance simulator for LLM workloads.")
-    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    p.add_argument("--version", action=_VersionAction, nargs=0, help="show the installed version and exit")
     p.add_argument("--catalog", action="append", default=[], metavar="DIR",
                    help="a folder of your own chips/, systems/, models/, scenarios/ added to the shipped "
                         "catalog (repeatable; SIM_PATH does the same)")
@@ -343,6 +343,16 @@ def _list_record(kind: str, name: str) -> dict[str, Any]:
         return {"name": name, "samples": ds.samples, "mean_input_tokens": float(ds.mean_input_tokens),
                 "mean_output_tokens": float(ds.mean_output_tokens), "notes": ds.notes}
     return {"name": name}
+
+
+class _VersionAction(argparse.Action):
+    """--version, looked up only when asked for (reading the package metadata costs a
+    tenth of the start-up of every other command)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(f"{parser.prog} {_version()}")
+        parser.exit(0)
 
 
 def _version() -> str:

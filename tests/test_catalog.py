@@ -184,3 +184,46 @@ def test_a_unit_mistake_in_a_system_is_stopped_at_its_line_and_an_override_takes
     path.write_text(text + f"plausibility_override: [{field}]\n")
     catalog.load_system.cache_clear()
     assert catalog.load_system(str(path)).name  # taken as written
+
+
+def _shipped_configs() -> list[Path]:
+    from sim.catalog.roots import kind_dirs
+
+    return [p for kind in ("chip", "system", "model", "scenario", "stack", "dataset")
+            for p in sorted(kind_dirs(kind)[0].glob("*.yaml"))]
+
+
+def test_header_lines_give_what_parsing_the_whole_file_gives():
+    """The index reads name, aliases and chip from their own lines; for every shipped
+    config that must equal the whole file's values."""
+    from sim.catalog.header import HEADER_KEYS, read_header
+
+    paths = _shipped_configs()
+    assert len(paths) > 100
+    for path in paths:
+        data = read_yaml(path).data
+        whole = {k: data[k] for k in HEADER_KEYS if k in data} if isinstance(data, dict) else {}
+        assert read_header(path) == whole, path
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("name: A\naliases:\n- b\n- c\nx: 1\n", {"name": "A", "aliases": ["b", "c"]}),
+    ("x: 1\nname: 'A: b'   # quoted\naliases: [d]\nchip: H100\n", {"name": "A: b", "aliases": ["d"], "chip": "H100"}),
+    ("base: &b {k: 1}\nname: *b\n", {"name": {"k": 1}}),  # an alias: parsed whole
+    ("x: 1\n", {}),  # no name line: parsed whole
+])
+def test_header_lines_cover_block_lists_quotes_and_fall_back(tmp_path, text, expected):
+    from sim.catalog.header import read_header
+
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert read_header(path) == expected
+
+
+def test_a_name_written_twice_is_the_parser_error_naming_the_line(tmp_path):
+    from sim.catalog.header import read_header
+
+    path = tmp_path / "c.yaml"
+    path.write_text("name: A\nx: 1\nname: B\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml:3: duplicate key 'name'"):
+        read_header(path)

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from sim.catalog.header import read_header
 from sim.catalog.plausible import check_plausible, overrides_of
 from sim.catalog.provenance import dangling_sources, unsourced
 from sim.catalog.roots import (
@@ -76,14 +77,15 @@ def suggest(name: str, known: list[str] | dict[str, str]) -> str:
 
 @lru_cache(maxsize=16)
 def _index_of(directories: tuple[Path, ...]) -> dict[str, tuple[str, Path]]:
-    """normalised name/alias/stem -> (display name, file) for every YAML in ``directories``;
-    a key claimed by two files is an error naming both."""
+    """normalised name/alias/stem -> (display name, file) for every YAML in ``directories``
+    (from each file's header lines, ``sim.catalog.header``); a key claimed by two files is
+    an error naming both."""
     index: dict[str, tuple[str, Path]] = {}
     for directory in directories:
         for path in sorted(directory.glob("*.yaml")):
-            data = read_yaml(path).data
-            name = data.get("name", path.stem) if isinstance(data, dict) else path.stem
-            aliases = data.get("aliases", []) if isinstance(data, dict) else []
+            header = read_header(path)
+            name = header.get("name", path.stem)
+            aliases = header.get("aliases", [])
             for alias in [name, path.stem, *(aliases if isinstance(aliases, list) else [])]:
                 hit = index.setdefault(_key(str(alias)), (str(name), path))
                 if hit[1] != path:
@@ -267,7 +269,8 @@ def system_with_chip(chip_name: str, count: int | None = None) -> SystemSpec:
     "N of this chip": an 8-GPU board rather than a rack), among those that can hold
     ``count`` chips when it is given."""
     chip = load_chip(chip_name)
-    hosts = [s for s in map(load_system, names("system")) if s.chip.name == chip.name]
+    hosts = [load_system(str(path)) for path in _systems_naming(chip_path(chip_name))]
+    hosts = [s for s in hosts if s.chip.name == chip.name]
     if not hosts:
         raise UnknownNameError(f"no system in configs/systems has {chip.name}; name one "
                                f"(systems: {', '.join(names('system'))})")
@@ -278,6 +281,21 @@ def system_with_chip(chip_name: str, count: int | None = None) -> SystemSpec:
                               f"({', '.join(s.name for s in hosts)}); name a system")
         hosts = holding
     return min(hosts, key=lambda s: (s.chips_per_node, s.name))
+
+
+def _systems_naming(chip_file: Path) -> list[Path]:
+    """The system files whose ``chip`` names the chip in ``chip_file`` (read from their
+    header lines, so only those systems are loaded); a name no chip has is left to
+    ``load_system`` to report."""
+    chip_index = _index("chip")
+    files = sorted({path for _, path in _index("system").values()})
+    picked = []
+    for path in files:
+        named = read_header(path).get("chip")
+        hit = chip_index.get(_key(str(named))) if isinstance(named, str) else None
+        if hit is None or hit[1] == chip_file:
+            picked.append(path)
+    return picked
 
 
 def _holds(system: SystemSpec, count: int) -> bool:

@@ -77,6 +77,24 @@ def protocol_views(system: SystemSpec, group: Group) -> list[tuple[str, SystemSp
     as_protocol``), for a group on it: a protocol the scale-out network lacks is not
     offered to a group that spans nodes. A system whose fabrics list no protocols is one
     view, named ''."""
+    spans = group.nodes > 1
+    hit = _VIEWS.get((id(system), spans))
+    if hit is not None and hit[0] is system:
+        return hit[1]
+    if len(_VIEWS) > _MAX_VIEWS:
+        _VIEWS.clear()
+    views = _protocol_views(system, spans)
+    _VIEWS[(id(system), spans)] = (system, views)  # the spec is kept, so its id is not reused
+    return views
+
+
+# (id of a system, spans nodes) -> (that system, its protocol views): building a view copies
+# the system spec, once per collective priced otherwise
+_VIEWS: dict[tuple[int, bool], tuple[SystemSpec, list[tuple[str, SystemSpec]]]] = {}
+_MAX_VIEWS = 256
+
+
+def _protocol_views(system: SystemSpec, spans_nodes: bool) -> list[tuple[str, SystemSpec]]:
     up, out = system.scale_up, system.scale_out
     names = up.protocol_names or (out.protocol_names if out is not None else ())
     if not names:
@@ -85,7 +103,7 @@ def protocol_views(system: SystemSpec, group: Group) -> list[tuple[str, SystemSp
     for name in names:
         up_view = up.as_protocol(name)
         out_view = out.as_protocol(name) if out is not None else None
-        if up_view is None or (group.nodes > 1 and out_view is None):
+        if up_view is None or (spans_nodes and out_view is None):
             continue
         views.append((name, system.model_copy(update={"scale_up": up_view,
                                                       "scale_out": out_view or out})))

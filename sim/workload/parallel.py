@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import PositiveInt, model_validator
@@ -145,9 +146,11 @@ def sharding_role(op_name: str) -> str:
     raise KeyError(f"op '{op_name}' has no tensor-parallel sharding rule")
 
 
+@lru_cache(maxsize=16384)
 def shard_op(op: Op, tp: int, ep: int = 1, sequence_parallel: bool = False) -> Op:
     """One tensor-parallel rank's share of ``op``. With sequence parallelism the norms
-    (replicated otherwise) split over the sequence too."""
+    (replicated otherwise) split over the sequence too. Remembered by value: a point's
+    decode samples, and a sweep's points, repeat the same ops (all but attention)."""
     if tp == 1:
         return op
     role = sharding_role(op.name)
