@@ -222,3 +222,19 @@ def test_held_out_cases_within_tolerance(case):
     _, name, size, ranks, algorithm, measured, *harness = case
     predicted = _predicted_busbw(name, size, ranks, algorithm, *harness)
     assert predicted == pytest.approx(measured, rel=HELD_OUT_TOLERANCE)
+
+
+def test_a_transport_latency_is_paid_per_network_step_and_not_inside_a_node():
+    """EFA's transport latency (P6-B200-EFA) adds to every step across the network: a
+    4-node ring all-reduce pays it at least 2 x (nodes - 1) times at a latency-bound size,
+    a group inside one node not at all, and the bandwidth of huge messages is unchanged."""
+    efa = catalog.load_system("P6-B200-EFA")
+    plain = efa.model_copy(update={"scale_out": efa.scale_out.model_copy(update={"transport_latency_us": 0.0})})
+    transport_s = efa.scale_out.transport_latency_us * 1e-6
+    assert transport_s > 0
+    small = collective_time_s(efa, "all_reduce", 64 * 1024, 32) - collective_time_s(plain, "all_reduce", 64 * 1024, 32)
+    assert small >= 2 * transport_s * 0.999  # a tree over 4 nodes: 2 x log2(4) steps; a ring 2 x 3
+    assert collective_time_s(efa, "all_reduce", 64 * 1024, 8) == collective_time_s(plain, "all_reduce", 64 * 1024, 8)
+    huge = 16 * 2**30
+    assert collective_time_s(efa, "all_reduce", huge, 32) == pytest.approx(
+        collective_time_s(plain, "all_reduce", huge, 32), rel=0.01)

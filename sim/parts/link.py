@@ -70,6 +70,10 @@ class Fabric(Spec):
     tree_achievable_fraction: float | None = Field(default=None, gt=0, le=1)
     cross_node_latency_factor: float = Field(default=1.0, ge=1)
     hop_latency_us: NonNegativeFloat = 0.0
+    # Latency the network's transport adds to every algorithm step that crosses it, beyond
+    # the collective library's own constants: a transport its tuner does not know (AWS EFA's
+    # SRD through libfabric, GPUDirect-TCPXO). Every protocol and algorithm pays it.
+    transport_latency_us: NonNegativeFloat = 0.0
     dims: tuple[PositiveInt, ...] | None = None
     wrap: tuple[bool, ...] | None = None
     torus_min_extent: PositiveInt | None = None
@@ -160,14 +164,19 @@ class Fabric(Spec):
         return (self.base_latency_us or 0.0) * US
 
     @property
+    def transport_s(self) -> float:
+        """What the transport adds to each step, seconds (``transport_latency_us``)."""
+        return self.transport_latency_us * US
+
+    @property
     def step_s(self) -> float:
         assert self.step_latency_us is not None, "ask a fabric with protocols through as_protocol"
-        return self.step_latency_us * US
+        return self.step_latency_us * US + self.transport_s
 
     @property
     def tree_step_s(self) -> float:
         """Latency of one tree step, seconds (the ring's step where none is given)."""
-        return self.step_s if self.tree_step_latency_us is None else self.tree_step_latency_us * US
+        return self.step_s if self.tree_step_latency_us is None else self.tree_step_latency_us * US + self.transport_s
 
     @property
     def tree_injection_Bps(self) -> float:
