@@ -34,9 +34,9 @@ def run_once(tree: Path, args: list[str]) -> tuple[float, float]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"sim {' '.join(args)} failed in {tree} (exit {proc.returncode})")
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"sim {' '.join(args)} failed in {tree} (exit {code})")
     return wall, usage.ru_utime + usage.ru_stime
 
 

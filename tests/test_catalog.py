@@ -206,6 +206,18 @@ def test_header_lines_give_what_parsing_the_whole_file_gives():
         assert read_header(path) == whole, path
 
 
+def test_shipped_configs_are_indexed_without_parsing_whole_files(monkeypatch):
+    """The speed of the index rests on the line-reading path: no shipped config may need
+    the whole-file fallback."""
+    from sim.catalog import header
+
+    def whole_file(path):
+        raise AssertionError(f"{path} needed a whole-file parse for its header")
+
+    monkeypatch.setattr(header, "read_yaml", whole_file)
+    assert all(header.read_header(path).get("name") for path in _shipped_configs())
+
+
 @pytest.mark.parametrize("text,expected", [
     ("name: A\naliases:\n- b\n- c\nx: 1\n", {"name": "A", "aliases": ["b", "c"]}),
     ("x: 1\nname: 'A: b'   # quoted\naliases: [d]\nchip: H100\n", {"name": "A: b", "aliases": ["d"], "chip": "H100"}),

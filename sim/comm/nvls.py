@@ -47,7 +47,5 @@ def nvls_tree(system: SystemSpec, group: Group, kind: str, size_bytes: float) ->
     assert up.in_network_latency_us is not None
     passes = 1 if group.nodes <= 2 else 2
     inter_s = passes * size_bytes / (group.per_node * out.injection_Bps)
-    step_s = (out.tree_step_s if out.in_network_tree_step_latency_us is None
-              else out.in_network_tree_step_latency_us * US + out.transport_s)
-    latency = up.in_network_latency_us * US + 2 * ceil(log2(group.nodes)) * step_s
+    latency = up.in_network_latency_us * US + 2 * ceil(log2(group.nodes)) * out.in_network_tree_step_s
     return latency + max(_in_switch_s(up, group.per_node, size_bytes), inter_s)

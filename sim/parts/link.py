@@ -179,6 +179,14 @@ class Fabric(Spec):
         return self.step_s if self.tree_step_latency_us is None else self.tree_step_latency_us * US + self.transport_s
 
     @property
+    def in_network_tree_step_s(self) -> float:
+        """One step between nodes of NCCL's NVLSTree on this network, seconds (its own
+        constant where given, else the network's tree step)."""
+        if self.in_network_tree_step_latency_us is None:
+            return self.tree_step_s
+        return self.in_network_tree_step_latency_us * US + self.transport_s
+
+    @property
     def tree_injection_Bps(self) -> float:
         """What a tree sustains on all a chip's links in one direction, bytes/s."""
         share = self.tree_achievable_fraction or self.achievable_fraction
