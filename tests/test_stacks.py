@@ -113,3 +113,77 @@ def test_a_gemm_rate_for_a_chip_the_catalog_lacks_is_one_line_with_close_names(t
                    "sources:\n  host_overhead_us_per_sequence: x\n  matmul_rate_fraction_by_chip: x\n")
     with pytest.raises(ConfigError, match=r"bad-stack.yaml:3: .*no catalog chip is called 'MI300'.*MI300X"):
         catalog.load_stack(str(bad))
+
+
+def _attention_op(backward: bool):
+    from sim.workload.graph import self_attention
+    from sim.workload.spec import Precision
+    from sim.workload.training import backward_op
+    op = self_attention(2, 8192, 16, 128, Precision())
+    return backward_op(op)[0] if backward else op
+
+
+def _attention_s(stack, chip_name: str, backward: bool) -> float:
+    from sim.chips.costing import Placement
+    from sim.workload.ops import Block
+    chip = catalog.load_chip(chip_name)
+    t = chip.main_tier
+    pl = Placement(*(t.sustained_bandwidth_Bps,) * 3, *(t.energy_J_per_byte,) * 3)
+    op = _attention_op(backward)
+    cost = stack.gemm_chip(chip).cost_model().block_costs(Block("a", (op,), 1), pl)[0]
+    assert cost.compute_s > cost.memory_s  # compute-bound: the share shows in full
+    return cost.compute_s
+
+
+def test_a_stack_attention_kernel_share_slows_each_direction_on_gpus_only():
+    """An attention kernel at 0.5 of the GEMM rate forward and 0.8 backward: a compute-bound
+    8k attention computes 2x and 1.25x as long on a GPU, each direction by its own share; a
+    systolic chip (its own attention lowering) is unchanged; the GEMMs are unchanged."""
+    plain = catalog.load_stack("megatron")
+    assert not plain.attention_kernel_fraction
+    slowed = plain.model_copy(update={"attention_kernel_fraction": {"forward": 0.5, "backward": 0.8}})
+    for backward, factor in ((False, 2.0), (True, 1.25)):
+        assert _attention_s(slowed, H100, backward) == pytest.approx(factor * _attention_s(plain, H100, backward), rel=1e-9)
+        assert _attention_s(slowed, "TPU-v5p", backward) == _attention_s(plain, "TPU-v5p", backward)
+    assert slowed.gemm_chip(catalog.load_chip(H100)).compute.matmul_fraction("bf16") == pytest.approx(
+        catalog.load_chip(H100).compute.matmul_fraction("bf16"))
+
+
+def test_backward_kernels_are_marked_backward_and_forward_ones_not():
+    from sim.workload.training import backward_op
+    fwd = _attention_op(False)
+    assert not fwd.backward and _attention_op(True).backward
+    assert all(k.backward for k in backward_op(fwd))
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.5, -0.1])
+def test_an_attention_kernel_share_outside_0_1_is_refused(bad):
+    with pytest.raises(ValueError, match="fractions must be in"):
+        catalog.StackSpec.model_validate(
+            {**catalog.load_stack("nemo").model_dump(), "attention_kernel_fraction": {"forward": bad}})
+
+
+def test_non_causal_self_attention_counts_every_query_key_pair():
+    """4 x seq^2 x head_dim flops per head without the mask; the causal kernel about half."""
+    from sim.workload.graph import self_attention
+    from sim.workload.spec import Precision
+    full = self_attention(2, 4096, 16, 128, Precision(), causal=False)
+    causal = self_attention(2, 4096, 16, 128, Precision())
+    assert full.flops == 4 * 2 * 16 * 4096 ** 2 * 128
+    assert causal.flops == pytest.approx(full.flops / 2, rel=1e-3)
+
+
+@pytest.mark.parametrize("case_id", ["attn-h100-cudnn-hd128-fwd-causal-4k", "attn-h100-cudnn-hd128-fwd-causal-16k",
+                                     "attn-h100-cudnn-hd128-bwd-4k", "attn-h100-cudnn-hd128-bwd-16k"])
+def test_nemo_attention_kernel_meets_cudnn_held_out_rates_at_training_lengths(case_id):
+    """Fitted at 8k (one case per direction), the NeMo stack's attention kernel predicts
+    cuDNN's published H100 rates at 4k and 16k within 5% (FlashAttention-3 paper's bars)."""
+    from pathlib import Path
+
+    from sim.validate.cases import load_cases
+    from sim.validate.predict import predict_case
+    case = next(c for c in load_cases(Path(catalog.scenarios_dir()) / "validation" / "attention_kernels.yaml")
+                if c.id == case_id)
+    assert not case.used_for_fitting
+    outcome = predict_case(case, catalog.load_economics({}))
+    assert abs(outcome.error_pct) < 5.0

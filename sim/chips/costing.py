@@ -63,6 +63,7 @@ class ChipCostModel:
         self.spec = spec
         self._peak: dict[str, float] = {}
         self._ceiling: dict[str, float] = {}
+        self._attention = (spec.compute.attention_fraction(False), spec.compute.attention_fraction(True))
 
     def peak_flops(self, dtype: str) -> float:
         """Peak flop/s the chip reaches in ``dtype`` (after format fallback)."""
@@ -89,6 +90,8 @@ class ChipCostModel:
         if op.flops == 0.0:
             return 0.0
         eff = 1.0 if op.kind in ("elementwise", "embedding") else self.matmul_efficiency(op)
+        if op.kind == "attention":
+            eff *= self._attention[op.backward]
         return op.flops * op.padding / (self.peak_flops(op.dtype) * eff)
 
     def op_cost(self, op: Op, count: int, pl: Placement) -> OpCost:

@@ -1,5 +1,7 @@
 """Peak dense compute per numeric format, and the measured ceiling on matmul efficiency."""
 
+from typing import Literal
+
 from pydantic import Field, PositiveFloat, model_validator
 
 from sim.dtypes import COMPUTE_FALLBACK, Dtype
@@ -20,6 +22,11 @@ class Compute(Spec):
     # Dynamic energy of one flop in each format the chip computes in (operand delivery
     # from on-chip buffers included; memory traffic is the tiers' energy per bit).
     energy_pJ_per_flop: dict[Dtype, PositiveFloat]
+    # The share of the matmul rate a fused attention kernel reaches, forward and backward
+    # (softmax, masking and the backward's dQ accumulation between its GEMMs). It belongs to
+    # the kernel library, so a stack sets it (StackSpec.gemm_chip); a chip config leaves it
+    # empty, and an attention op then runs at the GEMM rate.
+    attention_kernel_fraction: dict[Literal["forward", "backward"], float] = {}
 
     @model_validator(mode="after")
     def _has_a_matmul_format(self) -> "Compute":
@@ -27,6 +34,8 @@ class Compute(Spec):
             raise ValueError("peak_dense_TFLOPS needs at least one of bf16, fp16, fp8, int8")
         if any(not 0 < f <= 1 for f in self.matmul_fraction_by_dtype.values()):
             raise ValueError("matmul_fraction_by_dtype values must be in (0, 1]")
+        if any(not 0 < f <= 1 for f in self.attention_kernel_fraction.values()):
+            raise ValueError("attention_kernel_fraction values must be in (0, 1]")
         missing = set(self.peak_dense_TFLOPS) - set(self.energy_pJ_per_flop)
         if missing:
             raise ValueError(f"energy_pJ_per_flop needs every format with a peak (missing: {', '.join(sorted(missing))})")
@@ -48,6 +57,10 @@ class Compute(Spec):
     def matmul_fraction(self, dtype: str) -> float:
         """Measured large-GEMM ceiling for ``dtype`` (after fallback)."""
         return self.matmul_fraction_by_dtype.get(self.resolve_dtype(dtype), self.max_matmul_fraction)
+
+    def attention_fraction(self, backward: bool) -> float:
+        """Share of the matmul rate the attention kernel reaches (1 where none is set)."""
+        return self.attention_kernel_fraction.get("backward" if backward else "forward", 1.0)
 
     def energy_J_per_flop(self, dtype: str) -> float:
         """Dynamic energy of one flop in ``dtype`` after fallback, joules."""

@@ -7,7 +7,7 @@ from typing import Literal, Protocol, TypeVar
 
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator
 
-from sim.spec import Spec, scaled
+from sim.spec import Spec, scaled, with_field
 
 
 class _NamedChip(Protocol):
@@ -15,6 +15,9 @@ class _NamedChip(Protocol):
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
 
 
 C = TypeVar("C", bound=_NamedChip)
@@ -42,6 +45,10 @@ class StackSpec(Spec):
     ``matmul_rate_fraction_by_chip``: per chip, the share of the chip's measured GEMM
     ceiling the stack's GEMM library reaches (a build whose library was not yet tuned for
     a new chip reaches less than the tuned best-shape measurement the ceiling comes from).
+
+    ``attention_kernel_fraction``: on GPUs, the share of the chip's GEMM rate the stack's
+    fused attention kernel reaches, forward and backward (a measured kernel rate over the
+    same chip's GEMM ceiling); other chip kinds run their own attention lowering.
 
     ``pads_heads_to_tp``: the stack runs a tensor-parallel width that does not divide the
     attention heads (it pads them, or splits them unevenly), so the fullest of its
@@ -85,6 +92,8 @@ class StackSpec(Spec):
     # Per chip name: the share of the chip's measured GEMM ceiling (``Compute.matmul_fraction``)
     # this stack's GEMM library reaches at the engine's shapes; a chip not listed: 1.
     matmul_rate_fraction_by_chip: dict[str, float] = {}
+    # On GPUs: the fused attention kernel's share of the GEMM rate ("forward", "backward").
+    attention_kernel_fraction: dict[Literal["forward", "backward"], float] = {}
     grad_bytes: PositiveFloat = 4.0
     default_sequence_parallel: bool = False
     default_zero: Literal[0, 1, 2, 3] = 0
@@ -92,7 +101,7 @@ class StackSpec(Spec):
     notes: str = ""
     sources: dict[str, str]
 
-    @field_validator("matmul_rate_fraction_by_chip")
+    @field_validator("matmul_rate_fraction_by_chip", "attention_kernel_fraction")
     @classmethod
     def _fractions(cls, value: dict[str, float]) -> dict[str, float]:
         bad = [name for name, f in value.items() if not 0 < f <= 1]
@@ -107,7 +116,10 @@ class StackSpec(Spec):
                 + self.host_overhead_us_per_sequence * sampled)
 
     def gemm_chip(self, chip: C) -> C:
-        """``chip`` with its GEMM ceilings as this stack's library reaches them."""
+        """``chip`` with its GEMM ceilings as this stack's library reaches them, and (GPUs)
+        its attention kernel's share of them."""
+        if self.attention_kernel_fraction and chip.kind == "gpu":
+            chip = with_field(chip, "compute.attention_kernel_fraction", dict(self.attention_kernel_fraction))
         f = self.matmul_rate_fraction_by_chip.get(chip.name, 1.0)
         if f == 1.0:
             return chip

@@ -23,9 +23,9 @@ from sim.workload.spec import Phase
 Metric = Literal[
     "gemm_tflops", "memory_bandwidth_gbps", "collective_busbw_gbps", "throughput_tokens_per_s",
     "tokens_per_s_per_chip", "ttft_s", "tpot_s", "e2e_latency_s", "step_time_s", "mfu", "time_to_train_s",
-    "avg_power_w",
+    "avg_power_w", "attention_tflops",
 ]
-Category = Literal["microbench_gemm", "microbench_membw", "microbench_collective", "inference_offline",
+Category = Literal["microbench_gemm", "microbench_attention", "microbench_membw", "microbench_collective", "inference_offline",
                    "inference_server", "inference_single_stream", "training_step", "training_mfu",
                    "training_time_to_train", "power_inference", "power_training"]
 
@@ -45,7 +45,8 @@ class Hardware(Spec):
 
 
 class CaseWorkload(Spec):
-    """What ran. Microbenchmarks: a GEMM (m, n, k, dtype), a stream of ``bytes``, or one
+    """What ran. Microbenchmarks: a GEMM (m, n, k, dtype), a fused self-attention kernel
+    (batch, seq_len, heads, head_dim, causal, direction, dtype), a stream of ``bytes``, or one
     ``collective`` of ``bytes`` (nccl-tests size). Inference: phase, batch, lengths,
     precision (and ``kv_cache`` where the cache is stored in another format), parallelism. Training: global batch (sequences), sequence length, micro
     batch, parallelism (tp, pp, dp, ep, cp, vpp), recomputation and ZeRO stage."""
@@ -56,6 +57,10 @@ class CaseWorkload(Spec):
     k: PositiveInt | None = None
     dtype: Dtype | None = None
     bytes: PositiveFloat | None = None
+    heads: PositiveInt | None = None
+    head_dim: PositiveInt | None = None
+    causal: bool = True
+    direction: Literal["forward", "backward"] = "forward"
     phase: Phase | None = None
     batch: PositiveInt | None = None
     input_len: PositiveInt | None = None

@@ -117,7 +117,9 @@ FITS = [("trtllm-l31-8b-h100-tp1-128-128", "stack.host_overhead_us_per_sequence"
         ("coll-a100x8-oci-allreduce-1KiB", "stack.collective_call_overhead_us", (0.0, 500.0)),
         ("coll-h200x8-allreducebench-32KiB", "stack.collective_call_overhead_us", (0.0, 500.0)),
         ("coll-b200x32-efa-allreducebench-1MiB", "system.scale_out.transport_latency_us", (0.0, 500.0)),
-        ("neuron-trn1-l3-8b-int8-tp32-bs1-128-3968-tpot", "system.scale_up.base_latency_us", (0.0, 500.0))]
+        ("neuron-trn1-l3-8b-int8-tp32-bs1-128-3968-tpot", "system.scale_up.base_latency_us", (0.0, 500.0)),
+        ("attn-h100-cudnn-hd128-fwd-causal-8k", "stack.attention_kernel_fraction.forward", (0.05, 1.0)),
+        ("attn-h100-cudnn-hd128-bwd-8k", "stack.attention_kernel_fraction.backward", (0.05, 1.0))]
 
 
 def main() -> None:

@@ -25,10 +25,11 @@ from sim.parts.stack import StackSpec
 from sim.system import SystemSpec
 from sim.units import GB, TERA, US
 from sim.validate.cases import Case, CaseWorkload
+from sim.workload.graph import self_attention
 from sim.workload.ops import Block, elementwise, matmul
 from sim.workload.parallel import Parallelism
 from sim.workload.spec import Precision, Workload
-from sim.workload.training import TrainingJob
+from sim.workload.training import TrainingJob, backward_op
 
 TIME_METRICS = ("ttft_s", "tpot_s", "e2e_latency_s", "step_time_s", "time_to_train_s")
 
@@ -85,6 +86,22 @@ def _gemm_tflops(case: Case, chip: ChipSpec) -> float:
     p = Precision(weights=w.dtype, activations=w.dtype, kv_cache=w.dtype)
     op = matmul("gemm", "mlp", w.m, w.k, w.n, p)  # type: ignore[arg-type]
     cost = chip.cost_model().block_costs(Block("gemm", (op,), 1), _main_tier_placement(chip))[0]
+    return op.flops / cost.time_s / TERA
+
+
+def _attention_tflops(case: Case, chip: ChipSpec, stack: StackSpec | None) -> float:
+    """One fused self-attention kernel (forward, or its backward) under the case's stack
+    (its attention kernel's share of the GEMM rate), as the benchmark counts its flops:
+    4 x seq^2 x head_dim per head forward (half of it causal), 2.5 times that backward."""
+    w = case.workload
+    if None in (w.batch, w.seq_len, w.heads, w.head_dim, w.dtype):
+        raise UnsupportedError("an attention_tflops case needs workload batch, seq_len, heads, head_dim and dtype")
+    p = Precision(weights=w.dtype, activations=w.dtype, kv_cache=w.dtype)
+    op = self_attention(w.batch, w.seq_len, w.heads, w.head_dim, p, w.causal)  # type: ignore[arg-type]
+    if w.direction == "backward":
+        (op,) = backward_op(op)
+    software = stack or (load_stack(case.stack) if case.stack else chip.default_training_stack)
+    cost = software.gemm_chip(chip).cost_model().block_costs(Block("attention", (op,), 1), _main_tier_placement(chip))[0]
     return op.flops / cost.time_s / TERA
 
 
@@ -347,6 +364,8 @@ def predict_case(case: Case, econ: Economics, chip: ChipSpec | None = None,
             return Outcome(case, "below-floor", reason=reason, arch=chip.kind)
         if case.metric == "gemm_tflops":
             value = _gemm_tflops(case, chip)
+        elif case.metric == "attention_tflops":
+            value = _attention_tflops(case, chip, stack)
         elif case.metric == "memory_bandwidth_gbps":
             value = _stream_gbps(case, chip)
         elif case.metric == "collective_busbw_gbps":

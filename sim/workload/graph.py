@@ -109,6 +109,16 @@ def _attention(batch: int, new: int, cached: int, heads: int, kv_heads: int, d_q
     )
 
 
+def self_attention(batch: int, seq: int, heads: int, head_dim: int, p: Precision, causal: bool = True) -> Op:
+    """One fused self-attention kernel over ``batch`` sequences of ``seq`` tokens (a kernel
+    benchmark's shape: no cache, as many KV heads as query heads). Without the causal mask
+    every query sees every key."""
+    op = _attention(batch, seq, 0, heads, heads, head_dim, head_dim, 2 * heads * head_dim, p)
+    if causal:
+        return op
+    return replace(op, flops=2.0 * batch * heads * seq * seq * 2 * head_dim, n=seq, padding=1.0)
+
+
 def causal_keys_per_query(new: int, cached: int, block: int = CAUSAL_BLOCK_TOKENS) -> int:
     """Keys a query row of a block-causal kernel runs against, on average (rounded up).
 

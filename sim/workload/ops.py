@@ -39,6 +39,7 @@ class Op:
     # (a grouped expert GEMM with each expert's rows rounded up); the units stay busy for the
     # shape, so compute time counts it, while ``flops`` (MFU, achieved TFLOPS) counts the useful work
     padding: float = 1.0
+    backward: bool = False  # a backward-pass kernel (its attention kernel differs from the forward's)
 
     @property
     def act_bytes(self) -> float:

@@ -86,18 +86,18 @@ def forward_graph(model: ModelSpec, micro_batch: int, seq_len: int, p: Precision
 def backward_op(op: Op) -> tuple[Op, ...]:
     """The backward kernels of one forward op (rules in the module docstring)."""
     if op.kind == "matmul":
-        dgrad = replace(op, name=f"{op.name}_dgrad", act_in_bytes=op.act_out_bytes, act_out_bytes=op.act_in_bytes,
+        dgrad = replace(op, name=f"{op.name}_dgrad", backward=True, act_in_bytes=op.act_out_bytes, act_out_bytes=op.act_in_bytes,
                         n=op.k, k=op.n)
-        wgrad = replace(op, name=f"{op.name}_wgrad", act_in_bytes=op.act_in_bytes + op.act_out_bytes,
+        wgrad = replace(op, name=f"{op.name}_wgrad", backward=True, act_in_bytes=op.act_in_bytes + op.act_out_bytes,
                         act_out_bytes=0.0, m=op.k, n=op.n, k=op.m)
         return dgrad, wgrad
     if op.kind == "attention":
-        return (replace(op, name=f"{op.name}_bwd", flops=op.flops * ATTENTION_BACKWARD_FLOPS,
+        return (replace(op, name=f"{op.name}_bwd", backward=True, flops=op.flops * ATTENTION_BACKWARD_FLOPS,
                         act_in_bytes=op.act_in_bytes + 2 * op.act_out_bytes, act_out_bytes=op.act_in_bytes,
                         kv_read_bytes=0.0, kv_write_bytes=0.0),)
     if op.kind == "embedding":  # scatter-add of the row gradients
-        return (replace(op, name=f"{op.name}_bwd", act_in_bytes=op.act_out_bytes, act_out_bytes=0.0),)
-    return (replace(op, name=f"{op.name}_bwd", flops=2 * op.flops, act_in_bytes=op.act_in_bytes + op.act_out_bytes,
+        return (replace(op, name=f"{op.name}_bwd", backward=True, act_in_bytes=op.act_out_bytes, act_out_bytes=0.0),)
+    return (replace(op, name=f"{op.name}_bwd", backward=True, flops=2 * op.flops, act_in_bytes=op.act_in_bytes + op.act_out_bytes,
                     act_out_bytes=op.act_in_bytes),)
 
 
