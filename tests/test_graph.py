@@ -107,6 +107,20 @@ def test_moe_reads_only_touched_experts():
     assert ups.flops == pytest.approx(2 * 256 * 2 * m.hidden * 2 * m.moe.expert_ffn)
 
 
+def test_moe_layers_combine_each_tokens_expert_outputs_in_a_pass_of_their_own():
+    """Qwen3-30B-A3B (top 8 of 128, hidden 2048): the combine reads each token's 8 expert
+    rows and writes one, 16-bit; tensor ranks each combine every token (their partial sums),
+    expert parallelism splits the tokens over its groups."""
+    from sim.workload.parallel import shard_op
+    m = load_model("Qwen3-30B-A3B")
+    tokens = 64
+    combine = [o for o in decode_graph(m, tokens, 100, BF16).blocks[1].ops if o.name == "experts_combine"][0]
+    assert combine.act_in_bytes == tokens * m.moe.top_k * m.hidden * 2
+    assert combine.act_out_bytes == tokens * m.hidden * 2
+    assert shard_op(combine, 4) == combine
+    assert shard_op(combine, 4, ep=4).act_in_bytes == pytest.approx(combine.act_in_bytes / 4)
+
+
 def test_mla_caches_the_latent_and_absorbs_in_decode():
     m = load_model("DeepSeek-V3")
     latent = m.mla.kv_lora_rank + m.mla.qk_rope_head_dim

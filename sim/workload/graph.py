@@ -28,6 +28,7 @@ ADD_NORM_FLOPS = 5.0
 ROTARY_FLOPS = 3.0
 GATED_ACT_FLOPS = 5.0
 GELU_FLOPS = 8.0
+COMBINE_FLOPS = 2.0  # per output element and expert: a gate multiply and an add
 # Query and key block of a FlashAttention kernel, in tokens: FlashAttention-2 tiles Q and K/V
 # in blocks of 64 or 128 rows and skips only the blocks wholly above the causal diagonal
 # (Dao, "FlashAttention-2", arXiv:2307.08691, sections 3.1 and 3.3).
@@ -202,7 +203,11 @@ def _moe_ops(model: ModelSpec, tokens: int, p: Precision) -> tuple[Op, ...]:
                       GATED_ACT_FLOPS if model.gated_mlp else GELU_FLOPS, p)
     down = _scaled(matmul("experts_down", "moe", per_expert, f, h, p, batch=groups,
                           weight_elems=touched * f * h), assignments / (groups * per_expert))
-    ops: tuple[Op, ...] = (norm, router, up, act, down)
+    # each token's top-k expert outputs, weighted by their gates, summed back into one row
+    # (vLLM's moe_sum, TensorRT-LLM's finalizeMoeRouting, Megatron's unpermute): a pass of its
+    # own over the down projection's output
+    combine = elementwise("experts_combine", "moe", assignments * h, tokens * h, COMBINE_FLOPS, p)
+    ops: tuple[Op, ...] = (norm, router, up, act, down, combine)
     if moe.shared_experts:
         ops += _mlp_ops(model, tokens, moe.shared_experts * f, "moe", p, prefix="shared_")
     return ops

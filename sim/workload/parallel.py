@@ -134,12 +134,16 @@ ROW = {"o_proj", "down_proj", "shared_down_proj"}
 # "split": work divided evenly over ranks (heads, or MLP columns for the activation).
 SPLIT = {"rotary", "attention", "mla_absorb_q", "mla_absorb_o", "act_fn", "shared_act_fn", "cross_entropy"}
 EXPERTS = {"experts_up", "experts_act", "experts_down"}
+# "combine": the sum of each token's expert outputs, on the ranks holding its experts' results:
+# every tensor rank combines its partial sums of every token (one expert group), expert
+# parallelism splits the tokens over its groups
+COMBINE = {"experts_combine"}
 REPLICATED = {"attn_norm", "mlp_norm", "final_norm", "q_a_proj", "q_a_norm", "kv_a_proj", "kv_a_norm", "router"}
 VOCAB = {"embedding"}
 
 
 def sharding_role(op_name: str) -> str:
-    for role, names in (("column", COLUMN), ("row", ROW), ("split", SPLIT), ("experts", EXPERTS),
+    for role, names in (("column", COLUMN), ("row", ROW), ("split", SPLIT), ("experts", EXPERTS), ("combine", COMBINE),
                         ("replicated", REPLICATED), ("vocab", VOCAB)):
         if op_name in names:
             return role
@@ -172,6 +176,9 @@ def shard_op(op: Op, tp: int, ep: int = 1, sequence_parallel: bool = False) -> O
         if op.name == "experts_up":
             return replace(op, n=math.ceil(op.n / width))
         return replace(op, k=math.ceil(op.k / width))
+    if role == "combine" and ep > 1:
+        g = 1.0 / ep
+        return replace(op, flops=op.flops * g, act_in_bytes=op.act_in_bytes * g, act_out_bytes=op.act_out_bytes * g)
     if role == "vocab":
         return replace(op, weight_bytes=op.weight_bytes * f)
     if sequence_parallel and op.kind == "elementwise":
