@@ -142,3 +142,25 @@ def test_invariants_hold_on_random_points_across_every_chip_class(part):
     assert sum(held.values()) >= 0.6 * len(points), held  # most random points fit somewhere
     assert set(kinds) == {"gpu", "systolic", "dataflow", "wafer", "lpu"}, kinds
     assert all(held[w] > 100 for w in PERTURBATIONS), held
+
+
+@pytest.mark.parametrize("chip,model,plan,batch", [
+    ("H100", "Llama-2-70B", Parallelism(tp=4, pp=2), 24), ("H200", "DeepSeek-V3", Parallelism(tp=8), 8),
+    ("B200", "Qwen3-30B-A3B", Parallelism(tp=2, ep=2), 64), ("TPU v6e", "Llama-3.1-8B", Parallelism(), 8),
+    ("H100", "Llama-2-70B", Parallelism(tp=2, pp=4), 7)])
+def test_generate_prices_the_shared_decode_ops_once_and_gives_the_whole_steps_result(chip, model, plan, batch):
+    """A generate point prices the ops its decode samples share once and each sample's
+    attention on its own; that equals pricing every sample's whole step (the path
+    keep_ops takes) to rounding: dense, MLA, expert-parallel, pipelined with an uneven
+    last micro-batch, a systolic chip."""
+    from sim.catalog import load_deployment
+    dep = load_deployment(plan, chip=chip)
+    wl = Workload(phase="generate", batch=batch, input_len=1000, output_len=300, precision=Precision.uniform("fp8"))
+    split = predict(dep, load_model(model), wl, load_economics({}))
+    whole = predict(dep, load_model(model), wl, load_economics({}), keep_ops=True)
+    ours, theirs = split.metrics(), whole.metrics()
+    assert ours.keys() == theirs.keys()
+    for name, a in ours.items():
+        b = theirs[name]
+        if isinstance(a, float) and not (np.isnan(a) and np.isnan(b)):
+            assert a == pytest.approx(b, rel=1e-12, abs=1e-15), name

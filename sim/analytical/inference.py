@@ -18,7 +18,7 @@ from sim.deployment import Deployment, as_deployment
 from sim.errors import CapacityError, ConfigError, UnsupportedError
 from sim.parts.economics import Economics
 from sim.parts.stack import StackSpec
-from sim.workload.graph import decode_graph, prefill_graph
+from sim.workload.graph import attention_graph, decode_graph, decode_shared_graph, prefill_graph
 from sim.workload.model import ModelSpec
 from sim.workload.ops import Graph
 from sim.workload.parallel import Parallelism, query_heads_per_kv_head
@@ -204,10 +204,20 @@ def _run(dep: Deployment, model: ModelSpec, wl: Workload, keep_ops: bool
     elif wl.phase == "generate":
         lengths = decode_sample_lengths(wl.input_len, wl.output_len)
         mean = PassCost()
-        for cached in lengths:
-            step = round_(partial(decode_graph, model, cached_len=cached, p=p), 1, fill=False)
-            mean.add(step, 1.0 / len(lengths))
-        mean.ops = step.ops
+        if cm.additive and not keep_ops:
+            # ops priced one by one add up, and the pipeline round is linear in stage times:
+            # the ops that do not read the cache (all but the attention core, collectives,
+            # host work) are the same at every sampled length, so they are priced once
+            mean.add(round_(partial(decode_shared_graph, model, p=p), 1, fill=False))
+            for cached in lengths:
+                core = [(stages.forward_ops(attention_graph(model, size, 1, cached, p)), count, 0.0, 0.0)
+                        for size, count in sizes]
+                mean.add(pipelined(core, plan.pp), 1.0 / len(lengths))
+        else:
+            for cached in lengths:
+                step = round_(partial(decode_graph, model, cached_len=cached, p=p), 1, fill=False)
+                mean.add(step, 1.0 / len(lengths))
+            mean.ops = step.ops
         passes["decode"] = mean
         total.add(mean, wl.output_len - 1)
         tpot = mean.time_s

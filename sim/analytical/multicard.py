@@ -43,9 +43,7 @@ class StageModel:
     def forward(self, graph: Graph, tokens: int, act_bytes: float) -> PassCost:
         """One stage's forward over ``tokens`` tokens (one micro-batch)."""
         plan = self.plan
-        stage = shard_graph(graph, plan.tp, plan.pp, plan.ep if self.mode == "inference" else 1,
-                            plan.sequence_parallel)
-        cost = evaluate(stage, self.cm, self.energy, self.pl, self.keep_ops)
+        cost = self.forward_ops(graph)
         calls = forward_collectives(self.model, tokens, act_bytes, plan, plan.stage_layers(self.model))
         comm_s = comm_time_s(calls, plan, self.comm, self.mode)
         if self.mode == "training" and self.stack.tp_comm_overlap:
@@ -54,6 +52,13 @@ class StageModel:
         if self.mode == "inference":  # the serving stack's host work per pass and per sampled sequence
             cost.add_overhead(self.stack.pass_overhead_us(plan.tp, graph.tokens_out) * US)
         return cost
+
+    def forward_ops(self, graph: Graph) -> PassCost:
+        """The stage's share of ``graph``'s ops alone (no collectives, no host work)."""
+        plan = self.plan
+        stage = shard_graph(graph, plan.tp, plan.pp, plan.ep if self.mode == "inference" else 1,
+                            plan.sequence_parallel)
+        return evaluate(stage, self.cm, self.energy, self.pl, self.keep_ops)
 
     def p2p_s(self, tokens: int, act_bytes: float) -> float:
         if self.plan.pp == 1:

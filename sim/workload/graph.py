@@ -288,6 +288,16 @@ def iteration_graph(model: ModelSpec, groups: list[Group], sampled: int, p: Prec
     return Graph(tuple(blocks), tokens_in=tokens, tokens_out=sampled)
 
 
+def decode_shared_graph(model: ModelSpec, batch: int, p: Precision) -> Graph:
+    """A decode step of ``batch`` sequences without its attention core: the ops that do not
+    read the cache, the same at every cache length (``decode_graph`` = this + the
+    ``attention_graph`` of one new token per sequence, op for op)."""
+    blocks = [Block("embedding", (_embedding(model, batch, p),), 1)]
+    blocks += _layer_blocks(model, batch, (), p)
+    blocks.append(Block("head", _head_ops(model, batch, batch, p), 1))
+    return Graph(tuple(blocks), tokens_in=batch, tokens_out=batch)
+
+
 def token_parallel_graph(model: ModelSpec, tokens: int, p: Precision) -> Graph:
     """The part of an iteration that depends only on its token count: ``iteration_graph``
     without the per-sequence attention ops and the LM head."""
