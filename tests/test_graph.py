@@ -148,3 +148,17 @@ def test_parameter_counts_match_published(name, published_B, rel):
 def test_deepseek_active_parameters_match_published():
     """DeepSeek-V3 technical report: 37B activated per token (36.6B in the weights doc)."""
     assert load_model("DeepSeek-V3").active_params / 1e9 == pytest.approx(36.6, rel=0.01)
+
+
+def test_the_attention_core_is_the_per_sequence_part_of_the_attention_block_for_every_model():
+    """The core a decode sample prices alone (built directly for non-MLA models) is exactly
+    the ops of the full attention block that read the cache, for every catalog model."""
+    from sim.catalog import names
+    from sim.workload import graph
+    for name in names("model"):
+        m = load_model(name)
+        per_sequence = graph._per_sequence_names(m)
+        for batch, new, cached in ((1, 1, 100), (4, 128, 0), (3, 7, 500)):
+            full = graph._attention_ops(m, batch, new, cached, BF16)
+            assert graph.attention_core_ops(m, batch, new, cached, BF16) == tuple(
+                o for o in full if o.name in per_sequence), name

@@ -249,6 +249,9 @@ def _per_sequence_names(model: ModelSpec) -> frozenset[str]:
 def attention_core_ops(model: ModelSpec, batch: int, new: int, cached: int, p: Precision) -> tuple[Op, ...]:
     """One layer's per-sequence attention ops for ``batch`` sequences of ``new`` tokens
     with ``cached`` tokens in their KV cache (the rest of the block is token-parallel)."""
+    if model.mla is None:  # the attention kernel alone (what _attention_ops puts among the projections)
+        d, kv = model.head_dim, model.kv_heads
+        return (_attention(batch, new, cached, model.heads, kv, d, d, 2 * kv * d, p),)
     names = _per_sequence_names(model)
     return tuple(o for o in _attention_ops(model, batch, new, cached, p) if o.name in names)
 
