@@ -14,6 +14,7 @@ Backward rules (each pinned by a test):
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import PositiveInt
@@ -83,8 +84,10 @@ def forward_graph(model: ModelSpec, micro_batch: int, seq_len: int, p: Precision
     return Graph(blocks, tokens_in=tokens, tokens_out=tokens)
 
 
+@lru_cache(maxsize=16384)
 def backward_op(op: Op) -> tuple[Op, ...]:
-    """The backward kernels of one forward op (rules in the module docstring)."""
+    """The backward kernels of one forward op (rules in the module docstring). Remembered
+    by value: a sweep's points repeat the same micro-batch ops."""
     if op.kind == "matmul":
         dgrad = replace(op, name=f"{op.name}_dgrad", backward=True, act_in_bytes=op.act_out_bytes, act_out_bytes=op.act_in_bytes,
                         n=op.k, k=op.n)
