@@ -48,7 +48,7 @@ def test_sections_split_when_intermediates_exceed_sram():
     assert len(split_sections(ops, 1.0)) == 4
 
 
-def _array_chip(hbm_GBps: float = 1e9, load_cycles: int | None = None):
+def _array_chip(hbm_GBps: float = 1e9, load_cycles: float | None = None):
     """A weight-stationary chip: 4 arrays of 64x64 at 100 bf16 TFLOPS, so clock =
     1e14 / (2 * 64 * 64 * 4) = 3.05 GHz; HBM fast enough (by default) never to bind."""
     from sim.chips.systolic import SystolicSpec
@@ -102,3 +102,16 @@ def test_a_slow_memory_still_binds_the_gemv():
     cost = _gemm_cost(_array_chip(hbm_GBps=100.0), m=1)
     assert cost.memory_s == pytest.approx(1024 * 1024 * 2 / 100e9 + (1024 + 1024) * 2 / 100e9, rel=1e-6)
     assert cost.time_s == pytest.approx(cost.memory_s + 1e-15, rel=1e-6)
+
+
+def test_a_fractional_weight_load_is_an_average_rate_and_never_slower_than_fewer_cycles():
+    """A load of 207.3 cycles per 256-row fold (Gaudi2's, fitted: several rows a cycle on
+    average) is accepted as is; the batch-1 GEMV's fold time follows it exactly, and the
+    time never falls as the load takes more cycles."""
+    clock = 100e12 / (2 * 64 * 64 * 4)
+    cost = _gemm_cost(_array_chip(load_cycles=51.8), m=1)
+    assert cost.time_s == pytest.approx((64 * 51.8 + 2 * 64 + 64 - 2) / clock, rel=1e-6)
+    times = [_gemm_cost(_array_chip(load_cycles=c), m=m).time_s
+             for m in (1, 8, 48) for c in (8.5, 16.0, 31.2, 51.8, 64.0)]
+    for m_times in (times[0:5], times[5:10], times[10:15]):
+        assert m_times == sorted(m_times)

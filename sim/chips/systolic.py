@@ -26,13 +26,14 @@ from sim.workload.ops import Op
 
 class SystolicStructure(Spec):
     """The matrix units: ``array_count`` arrays of ``array_rows x array_cols`` PEs, the
-    cycles to load one fold's weights (default: ``array_rows``), and the fixed dispatch
-    cost of one (fused) op."""
+    cycles to load one fold's weights (default: ``array_rows``, one row per cycle; fewer
+    where the unit loads several rows a cycle, an average that need not be whole), and
+    the fixed dispatch cost of one (fused) op."""
 
     array_rows: PositiveInt
     array_cols: PositiveInt
     array_count: PositiveInt
-    weight_load_cycles: PositiveInt | None = None
+    weight_load_cycles: PositiveFloat | None = None
     op_overhead_us: PositiveFloat
 
 
@@ -43,7 +44,7 @@ class Arrays:
     rows: int
     cols: int
     count: int
-    load_cycles: int
+    load_cycles: float
     overhead_s: float
     sram_bytes: float
 

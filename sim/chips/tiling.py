@@ -34,7 +34,7 @@ def gpu_tile_efficiency(batch: int, m: int, n: int, k: int, sm_count: int,
 
 @lru_cache(maxsize=1 << 16)
 def systolic_efficiency(batch: int, m: int, n: int, k: int, rows: int, cols: int,
-                        arrays: int, m_chunk: int, load_cycles: int | None = None) -> float:
+                        arrays: int, m_chunk: int, load_cycles: float | None = None) -> float:
     """Useful/occupied PE-cycles of a weight-stationary systolic array.
 
     The stationary operand (k x n, or k x m when that is better) is cut into rows x cols
