@@ -75,11 +75,32 @@ def test_a_stack_gemm_rate_below_the_ceiling_slows_compute_bound_passes_on_its_c
     assert run(half, other, prefill).ttft_s == run(base, other, prefill).ttft_s
 
 
+def test_a_stack_weight_stream_share_slows_weight_bound_decode_on_the_chips_it_lists_only():
+    """Weights streamed at half the sustained bandwidth: a batch-1 decode (weight-bound)
+    takes nearly 2x, a long prefill (compute-bound) about the same, another chip not at all."""
+    base = catalog.load_stack("vllm")
+    half = base.model_copy(update={"weight_read_bandwidth_fraction_by_chip": {H100: 0.5}})
+    model, econ = catalog.load_model("Llama-3.1-8B"), catalog.load_economics({})
+
+    def run(stack, chip: str, wl: Workload):
+        dep = catalog.load_deployment(Parallelism(), chip=chip)
+        return predict(replace(dep, stack=stack), model, wl, econ)
+
+    decode = Workload(phase="decode", batch=1, input_len=512, output_len=1)
+    ratio = run(half, H100, decode).tpot_s / run(base, H100, decode).tpot_s
+    assert 1.6 < ratio <= 2.0 + 1e-9
+    prefill = Workload(phase="prefill", batch=8, input_len=4096, output_len=1)
+    assert run(half, H100, prefill).ttft_s / run(base, H100, prefill).ttft_s < 1.05
+    other = "A100-SXM4-80GB"
+    assert run(half, other, decode).tpot_s == run(base, other, decode).tpot_s
+
+
 @pytest.mark.parametrize("bad", [0.0, 1.5])
-def test_a_gemm_rate_fraction_outside_zero_to_one_is_refused(bad):
+@pytest.mark.parametrize("field", ["matmul_rate_fraction_by_chip", "weight_read_bandwidth_fraction_by_chip"])
+def test_a_gemm_rate_fraction_outside_zero_to_one_is_refused(bad, field):
     with pytest.raises((ValueError, ConfigError), match="fractions must be in"):
         catalog.load_stack("vllm").model_validate(
-            {**catalog.load_stack("vllm").model_dump(), "matmul_rate_fraction_by_chip": {H100: bad}})
+            {**catalog.load_stack("vllm").model_dump(), field: {H100: bad}})
 
 
 def test_a_stack_that_pads_heads_runs_a_width_that_does_not_divide_them_at_the_fullest_ranks_pace():
@@ -108,11 +129,12 @@ def test_a_stack_that_pads_heads_runs_a_width_that_does_not_divide_them_at_the_f
 def test_a_gemm_rate_for_a_chip_the_catalog_lacks_is_one_line_with_close_names(tmp_path):
     """A misspelt chip key would never apply (a silent 1.0): the stack file is refused at
     its line, with the chips it may have meant."""
-    bad = tmp_path / "bad-stack.yaml"
-    bad.write_text("name: bad\nhost_overhead_us_per_sequence: 1\nmatmul_rate_fraction_by_chip: {MI300: 0.5}\n"
-                   "sources:\n  host_overhead_us_per_sequence: x\n  matmul_rate_fraction_by_chip: x\n")
-    with pytest.raises(ConfigError, match=r"bad-stack.yaml:3: .*no catalog chip is called 'MI300'.*MI300X"):
-        catalog.load_stack(str(bad))
+    for field in ("matmul_rate_fraction_by_chip", "weight_read_bandwidth_fraction_by_chip"):
+        bad = tmp_path / f"bad-{field}.yaml"
+        bad.write_text(f"name: bad\nhost_overhead_us_per_sequence: 1\n{field}: {{MI300: 0.5}}\n"
+                       f"sources:\n  host_overhead_us_per_sequence: x\n  {field}: x\n")
+        with pytest.raises(ConfigError, match=rf"bad-{field}.yaml:3: {field}.*no catalog chip is called 'MI300'.*MI300X"):
+            catalog.load_stack(str(bad))
 
 
 def _attention_op(backward: bool):

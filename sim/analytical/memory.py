@@ -69,7 +69,8 @@ def place(chip: ChipSpec, need: Footprint, training: bool = False, stack: StackS
     """Fill the tiers in preference order with weights, then KV cache, then activations;
     each kind's effective bandwidth and energy follow the share it got in each tier.
     Inference uses only the tiers that serve it (``ChipSpec.inference_memory``); the
-    stack's attention kernel reads the KV cache at its share of that bandwidth, and a
+    stack streams weights at its share of that bandwidth on this chip, its attention
+    kernel reads the KV cache at its share of it, and a
     kernel that reads it once per query head (``kv_group`` of them per KV head) pays that
     many reads, in time and energy, per cached byte."""
     tiers = list((chip.memory if training else chip.inference_memory).values())
@@ -104,6 +105,7 @@ def place(chip: ChipSpec, need: Footprint, training: bool = False, stack: StackS
     kv_bps, kv_j = fill(need.kv_cache)
     a_bps, a_j = fill(need.activations)
     if stack is not None:
+        w_bps *= stack.weight_read_fraction(chip.name)
         reads = stack.kv_reads_per_cached_byte(kv_group)
         kv_bps *= stack.kv_read_bandwidth_fraction / reads
         kv_j *= reads

@@ -178,10 +178,11 @@ def load_stack(name: str) -> StackSpec:
     stack = validated(StackSpec.model_validate, doc)
     check_sources(doc, doc.data)
     chips = names("chip")
-    for chip in stack.matmul_rate_fraction_by_chip:  # a key that names no chip would never apply
-        if chip not in chips:
-            raise ConfigError(f"{doc.where(('matmul_rate_fraction_by_chip', chip))}: matmul_rate_fraction_by_chip: "
-                              f"no catalog chip is called '{chip}' (keys are chip names).{suggest(chip, chips)}")
+    for field in ("matmul_rate_fraction_by_chip", "weight_read_bandwidth_fraction_by_chip"):
+        for chip in getattr(stack, field):  # a key that names no chip would never apply
+            if chip not in chips:
+                raise ConfigError(f"{doc.where((field, chip))}: {field}: "
+                                  f"no catalog chip is called '{chip}' (keys are chip names).{suggest(chip, chips)}")
     return stack
 
 

@@ -42,6 +42,11 @@ class StackSpec(Spec):
     paged-attention kernel: one thread block per head and sequence), so a grouped-query
     model's cache is read ``heads / kv_heads`` times per step, not once.
 
+    ``weight_read_bandwidth_fraction_by_chip``: per chip, the share of the memory's
+    sustained (streaming-benchmark) bandwidth the stack's kernels reach while streaming
+    weights (a decode GEMV library not tuned for that chip reads its weights slower than a
+    streaming kernel does).
+
     ``matmul_rate_fraction_by_chip``: per chip, the share of the chip's measured GEMM
     ceiling the stack's GEMM library reaches (a build whose library was not yet tuned for
     a new chip reaches less than the tuned best-shape measurement the ceiling comes from).
@@ -92,6 +97,9 @@ class StackSpec(Spec):
     # Per chip name: the share of the chip's measured GEMM ceiling (``Compute.matmul_fraction``)
     # this stack's GEMM library reaches at the engine's shapes; a chip not listed: 1.
     matmul_rate_fraction_by_chip: dict[str, float] = {}
+    # Per chip name: the share of the memory's sustained bandwidth the stack reaches
+    # streaming weights; a chip not listed: 1.
+    weight_read_bandwidth_fraction_by_chip: dict[str, float] = {}
     # On GPUs: the fused attention kernel's share of the GEMM rate ("forward", "backward").
     attention_kernel_fraction: dict[Literal["forward", "backward"], float] = {}
     grad_bytes: PositiveFloat = 4.0
@@ -101,7 +109,8 @@ class StackSpec(Spec):
     notes: str = ""
     sources: dict[str, str]
 
-    @field_validator("matmul_rate_fraction_by_chip", "attention_kernel_fraction")
+    @field_validator("matmul_rate_fraction_by_chip", "weight_read_bandwidth_fraction_by_chip",
+                     "attention_kernel_fraction")
     @classmethod
     def _fractions(cls, value: dict[str, float]) -> dict[str, float]:
         bad = [name for name, f in value.items() if not 0 < f <= 1]
@@ -124,6 +133,10 @@ class StackSpec(Spec):
         if f == 1.0:
             return chip
         return scaled(scaled(chip, "compute.max_matmul_fraction", f), "compute.matmul_fraction_by_dtype", f)
+
+    def weight_read_fraction(self, chip_name: str) -> float:
+        """The share of the memory's sustained bandwidth this stack streams weights at."""
+        return self.weight_read_bandwidth_fraction_by_chip.get(chip_name, 1.0)
 
     def kv_reads_per_cached_byte(self, query_heads_per_kv_head: int) -> int:
         """How many times the decode kernel reads each cached byte per step."""

@@ -108,6 +108,8 @@ FITS = [("trtllm-l31-8b-h100-tp1-128-128", "stack.host_overhead_us_per_sequence"
         ("ss-lib-l3-8b-mi300x-vllm-bs1", "stack.step_overhead_us", (0.0, 50000.0)),
         ("anl-mi300x-vllm-l3-8b-tp1-bs32-2048-2048-e2e", "stack.kv_read_bandwidth_fraction", (0.01, 1.0)),
         ("anl-mi300x-vllm-l3-8b-tp1-bs256-128-128-e2e", "stack.matmul_rate_fraction_by_chip.MI300X", (0.01, 1.0)),
+        ("anl-mi250-vllm-l3-8b-tp1-bs1-1024-1024-e2e", "stack.weight_read_bandwidth_fraction_by_chip.MI250-GCD",
+         (0.05, 1.0)),
         ("anl-max1550-vllm-l3-8b-tp1-bs64-256-256-e2e", "stack.host_overhead_us_per_sequence", (0.0, 5000.0)),
         ("anl-pvc-vllm-l2-7b-tp4-bs1-1024-1024-e2e", "stack.tp_step_overhead_us", (0.0, 200000.0)),
         ("anl-h100-trtllm-l3-8b-tp1-bs1-1024-1024-e2e", "stack.step_overhead_us", (0.0, 20000.0)),
