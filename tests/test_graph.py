@@ -107,6 +107,34 @@ def test_moe_reads_only_touched_experts():
     assert ups.flops == pytest.approx(2 * 256 * 2 * m.hidden * 2 * m.moe.expert_ffn)
 
 
+def test_identical_sequences_route_to_one_sequences_experts_and_leave_dense_models_alone():
+    """256 copies of one sequence decode through the 2 experts one copy takes (as many
+    weight bytes as batch 1) with 256x its expert flops; a prefill of identical prompts
+    touches one prompt's experts; a dense model's graph does not change; the decode step
+    still equals its shared part plus its attention core."""
+    from sim.workload.graph import attention_graph, decode_shared_graph
+    m = load_model("Mixtral-8x7B")
+    one, same = decode_graph(m, 1, 10, BF16), decode_graph(m, 256, 10, BF16, identical=True)
+    experts = [o for o in same.blocks[1].ops if o.name in ("experts_up", "experts_down")]
+    assert sum(o.weight_bytes for o in experts) == pytest.approx(
+        sum(o.weight_bytes for o in one.blocks[1].ops if o.name in ("experts_up", "experts_down")))
+    up = next(o for o in experts if o.name == "experts_up")
+    assert up.flops == pytest.approx(2 * 256 * 2 * m.hidden * 2 * m.moe.expert_ffn)
+    assert same.weight_bytes < decode_graph(m, 256, 10, BF16).weight_bytes
+    def expert_bytes(graph):
+        return sum(o.weight_bytes for o in graph.blocks[1].ops if o.name in ("experts_up", "experts_down"))
+
+    assert expert_bytes(prefill_graph(m, 8, 3, BF16, identical=True)) == pytest.approx(
+        expert_bytes(prefill_graph(m, 1, 3, BF16)))
+    assert expert_bytes(prefill_graph(m, 8, 3, BF16)) > expert_bytes(prefill_graph(m, 1, 3, BF16))
+    dense = load_model("Llama-3.1-8B")
+    assert decode_graph(dense, 64, 10, BF16, identical=True) == decode_graph(dense, 64, 10, BF16)
+    shared = decode_shared_graph(m, 256, BF16, identical=True)
+    core = attention_graph(m, 256, 1, 10, BF16)
+    assert shared.flops + core.flops == pytest.approx(same.flops, rel=1e-12)
+    assert shared.weight_bytes + core.weight_bytes == pytest.approx(same.weight_bytes, rel=1e-12)
+
+
 def test_moe_layers_combine_each_tokens_expert_outputs_in_a_pass_of_their_own():
     """Qwen3-30B-A3B (top 8 of 128, hidden 2048): the combine reads each token's 8 expert
     rows and writes one, 16-bit; tensor ranks each combine every token (their partial sums),

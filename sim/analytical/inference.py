@@ -192,12 +192,14 @@ def _run(dep: Deployment, model: ModelSpec, wl: Workload, keep_ops: bool
         return pipelined(parts, micro + plan.pp - 1 if fill else plan.pp)
 
     if wl.phase in ("prefill", "generate"):
-        pre = round_(partial(prefill_graph, model, seq_len=wl.input_len, p=p), wl.input_len, fill=True)
+        pre = round_(partial(prefill_graph, model, seq_len=wl.input_len, p=p, identical=wl.identical_prompts),
+                      wl.input_len, fill=True)
         passes["prefill"] = pre
         total.add(pre)
         ttft = pre.time_s
     if wl.phase == "decode":
-        dec = round_(partial(decode_graph, model, cached_len=wl.input_len, p=p), 1, fill=False)
+        dec = round_(partial(decode_graph, model, cached_len=wl.input_len, p=p, identical=wl.identical_prompts), 1,
+                     fill=False)
         passes["decode"] = dec
         total.add(dec)
         tpot = dec.time_s
@@ -208,14 +210,15 @@ def _run(dep: Deployment, model: ModelSpec, wl: Workload, keep_ops: bool
             # ops priced one by one add up, and the pipeline round is linear in stage times:
             # the ops that do not read the cache (all but the attention core, collectives,
             # host work) are the same at every sampled length, so they are priced once
-            mean.add(round_(partial(decode_shared_graph, model, p=p), 1, fill=False))
+            mean.add(round_(partial(decode_shared_graph, model, p=p, identical=wl.identical_prompts), 1, fill=False))
             for cached in lengths:
                 core = [(stages.forward_ops(attention_graph(model, size, 1, cached, p)), count, 0.0, 0.0)
                         for size, count in sizes]
                 mean.add(pipelined(core, plan.pp), 1.0 / len(lengths))
         else:
             for cached in lengths:
-                step = round_(partial(decode_graph, model, cached_len=cached, p=p), 1, fill=False)
+                step = round_(partial(decode_graph, model, cached_len=cached, p=p, identical=wl.identical_prompts), 1,
+                              fill=False)
                 mean.add(step, 1.0 / len(lengths))
             mean.ops = step.ops
         passes["decode"] = mean

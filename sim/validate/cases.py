@@ -48,7 +48,8 @@ class CaseWorkload(Spec):
     """What ran. Microbenchmarks: a GEMM (m, n, k, dtype), a fused self-attention kernel
     (batch, seq_len, heads, head_dim, causal, direction, dtype), a stream of ``bytes``, or one
     ``collective`` of ``bytes`` (nccl-tests size). Inference: phase, batch, lengths,
-    precision (and ``kv_cache`` where the cache is stored in another format), parallelism. Training: global batch (sequences), sequence length, micro
+    precision (and ``kv_cache`` where the cache is stored in another format), parallelism,
+    ``identical_prompts`` where the harness repeats one prompt. Training: global batch (sequences), sequence length, micro
     batch, parallelism (tp, pp, dp, ep, cp, vpp), recomputation and ZeRO stage."""
 
     mode: Literal["microbench", "inference", "training"] = "inference"
@@ -68,6 +69,7 @@ class CaseWorkload(Spec):
     dataset: str | None = None
     precision: Dtype | None = None
     kv_cache: Dtype | None = None  # the KV cache's format where it differs from ``precision``
+    identical_prompts: bool = False  # every sequence is the same prompt (MoE routing: Workload)
     tpot_limit_s: PositiveFloat | None = None
     ttft_limit_s: PositiveFloat | None = None
     collective: Literal["all_reduce", "all_gather", "reduce_scatter", "all_to_all", "broadcast"] | None = None

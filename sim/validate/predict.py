@@ -156,7 +156,7 @@ def _inference(case: Case, chip: ChipSpec | None, stack: StackSpec | None, econ:
 
         def at(batch: int):
             wl = Workload(phase=w.phase, batch=batch * plan.dp, input_len=w.input_len,
-                          output_len=w.output_len or 1, precision=prec)
+                          output_len=w.output_len or 1, precision=prec, identical_prompts=w.identical_prompts)
             return predict(dep, model, wl, econ)
 
         if w.batch is not None:

@@ -35,19 +35,22 @@ COMBINE_FLOPS = 2.0  # per output element and expert: a gate multiply and an add
 CAUSAL_BLOCK_TOKENS = 128
 
 
-def prefill_graph(model: ModelSpec, batch: int, seq_len: int, p: Precision, cached: int = 0) -> Graph:
+def prefill_graph(model: ModelSpec, batch: int, seq_len: int, p: Precision, cached: int = 0,
+                  identical: bool = False) -> Graph:
     """Process ``batch`` prompts of ``seq_len`` tokens; emit one token per prompt. ``cached``:
     keys each prompt's tokens also attend to beyond their own (a cached prefix, or the other
-    chunks of a context-parallel rank's sequence)."""
-    return _graph(model, batch, seq_len, cached=cached, p=p)
+    chunks of a context-parallel rank's sequence). ``identical``: every prompt is the same
+    (see ``_moe_ops``)."""
+    return _graph(model, batch, seq_len, cached=cached, p=p, identical=identical)
 
 
-def decode_graph(model: ModelSpec, batch: int, cached_len: int, p: Precision) -> Graph:
-    """One decode step: each of ``batch`` sequences has ``cached_len`` tokens in its KV cache."""
-    return _graph(model, batch, 1, cached=cached_len, p=p)
+def decode_graph(model: ModelSpec, batch: int, cached_len: int, p: Precision, identical: bool = False) -> Graph:
+    """One decode step: each of ``batch`` sequences has ``cached_len`` tokens in its KV cache.
+    ``identical``: every sequence is the same (see ``_moe_ops``)."""
+    return _graph(model, batch, 1, cached=cached_len, p=p, identical=identical)
 
 
-def _graph(model: ModelSpec, batch: int, new: int, cached: int, p: Precision) -> Graph:
+def _graph(model: ModelSpec, batch: int, new: int, cached: int, p: Precision, identical: bool = False) -> Graph:
     tokens = batch * new
     h = model.hidden
     attn = _attention_ops(model, batch, new, cached, p)
@@ -56,7 +59,8 @@ def _graph(model: ModelSpec, batch: int, new: int, cached: int, p: Precision) ->
         mlp = _mlp_ops(model, tokens, model.dense_ffn_width, "mlp", p)
         blocks.append(Block("dense_layer", attn + mlp, model.dense_layers))
     if model.moe_layers:
-        blocks.append(Block("moe_layer", attn + _moe_ops(model, tokens, p), model.moe_layers))
+        blocks.append(Block("moe_layer", attn + _moe_ops(model, tokens, p, new if identical else tokens),
+                            model.moe_layers))
     head = (
         elementwise("final_norm", "norm", 2 * tokens * h, tokens * h, ADD_NORM_FLOPS, p, h),
         matmul("lm_head", "lm_head", batch, h, model.vocab, p),
@@ -185,12 +189,15 @@ def experts_touched(experts: int, top_k: int, tokens: int) -> float:
     return experts * (1.0 - (1.0 - top_k / experts) ** tokens)
 
 
-def _moe_ops(model: ModelSpec, tokens: int, p: Precision) -> tuple[Op, ...]:
-    """Router, the routed experts the batch touches (as one grouped GEMM), shared experts."""
+def _moe_ops(model: ModelSpec, tokens: int, p: Precision, distinct: int | None = None) -> tuple[Op, ...]:
+    """Router, the routed experts the batch touches (as one grouped GEMM), shared experts.
+    ``distinct``: how many of the ``tokens`` differ (default all). Identical sequences
+    (a benchmark that repeats one prompt, decoded greedily) route alike, so a step's
+    experts are those of one sequence's tokens, each taking every sequence's copy."""
     moe = model.moe
     assert moe is not None
     h, f = model.hidden, moe.expert_ffn
-    touched = experts_touched(moe.experts, moe.top_k, tokens)
+    touched = experts_touched(moe.experts, moe.top_k, tokens if distinct is None else distinct)
     groups = max(1, round(touched))
     per_expert = max(1, -(-tokens * moe.top_k // groups))
     width = (2 if model.gated_mlp else 1) * f
@@ -256,8 +263,10 @@ def attention_core_ops(model: ModelSpec, batch: int, new: int, cached: int, p: P
     return tuple(o for o in _attention_ops(model, batch, new, cached, p) if o.name in names)
 
 
-def _layer_blocks(model: ModelSpec, tokens: int, core: tuple[Op, ...], p: Precision) -> list[Block]:
-    """Decoder layers over ``tokens`` tokens with ``core`` in place of the attention kernel."""
+def _layer_blocks(model: ModelSpec, tokens: int, core: tuple[Op, ...], p: Precision,
+                  distinct: int | None = None) -> list[Block]:
+    """Decoder layers over ``tokens`` tokens with ``core`` in place of the attention kernel;
+    ``distinct`` of the tokens differ (``_moe_ops``)."""
     names = _per_sequence_names(model)
     ops = _attention_ops(model, 1, tokens, 0, p)
     cut = next(i for i, o in enumerate(ops) if o.name in names)
@@ -268,7 +277,7 @@ def _layer_blocks(model: ModelSpec, tokens: int, core: tuple[Op, ...], p: Precis
         mlp = _mlp_ops(model, tokens, model.dense_ffn_width, "mlp", p)
         blocks.append(Block("dense_layer", attn + mlp, model.dense_layers))
     if model.moe_layers:
-        blocks.append(Block("moe_layer", attn + _moe_ops(model, tokens, p), model.moe_layers))
+        blocks.append(Block("moe_layer", attn + _moe_ops(model, tokens, p, distinct), model.moe_layers))
     return blocks
 
 
@@ -291,12 +300,12 @@ def iteration_graph(model: ModelSpec, groups: list[Group], sampled: int, p: Prec
     return Graph(tuple(blocks), tokens_in=tokens, tokens_out=sampled)
 
 
-def decode_shared_graph(model: ModelSpec, batch: int, p: Precision) -> Graph:
+def decode_shared_graph(model: ModelSpec, batch: int, p: Precision, identical: bool = False) -> Graph:
     """A decode step of ``batch`` sequences without its attention core: the ops that do not
     read the cache, the same at every cache length (``decode_graph`` = this + the
     ``attention_graph`` of one new token per sequence, op for op)."""
     blocks = [Block("embedding", (_embedding(model, batch, p),), 1)]
-    blocks += _layer_blocks(model, batch, (), p)
+    blocks += _layer_blocks(model, batch, (), p, 1 if identical else None)
     blocks.append(Block("head", _head_ops(model, batch, batch, p), 1))
     return Graph(tuple(blocks), tokens_in=batch, tokens_out=batch)
 

@@ -76,6 +76,9 @@ class Workload(Spec):
     - ``prefill``: process ``batch`` prompts of ``input_len`` tokens, emit one token each.
     - ``decode``: one decode step for ``batch`` sequences with ``input_len`` tokens cached.
     - ``generate``: prefill, then ``output_len - 1`` decode steps (static batch).
+
+    ``identical_prompts``: every sequence is the same prompt (a benchmark that repeats one),
+    so greedy decoding keeps them alike and a MoE router sends them all to the same experts.
     """
 
     phase: Phase
@@ -83,6 +86,7 @@ class Workload(Spec):
     input_len: PositiveInt
     output_len: PositiveInt = 1
     precision: Precision = Precision()
+    identical_prompts: bool = False
 
     @model_validator(mode="after")
     def _generate_has_output(self) -> Workload:
