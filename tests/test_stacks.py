@@ -55,44 +55,32 @@ def test_a_per_query_head_kv_read_slows_grouped_query_models_and_not_mha_ones():
     assert fast * 1.05 < slow < 4 * fast
 
 
-def test_a_stack_gemm_rate_below_the_ceiling_slows_compute_bound_passes_on_its_chip_only():
-    """A GEMM library at half the chip's ceiling slows a long prefill (compute-bound) by
-    nearly 2x, a batch-1 decode (weight-bound) by little, and a chip it does not list not at all."""
+LONG_PREFILL = Workload(phase="prefill", batch=8, input_len=4096, output_len=1)  # compute-bound
+BATCH1_DECODE = Workload(phase="decode", batch=1, input_len=512, output_len=1)  # weight-bound
+
+
+def _time_under(stack, chip: str, wl: Workload) -> float:
+    """Llama-3.1-8B on one ``chip`` under ``stack``: the prefill's TTFT or the decode's TPOT."""
+    dep = catalog.load_deployment(Parallelism(), chip=chip)
+    pred = predict(replace(dep, stack=stack), catalog.load_model("Llama-3.1-8B"), wl, catalog.load_economics({}))
+    return pred.ttft_s if wl.phase == "prefill" else pred.tpot_s
+
+
+@pytest.mark.parametrize(("field", "slowed", "lo", "kept", "hi"), [
+    # a GEMM library at half the chip's ceiling: a long prefill nearly 2x, a batch-1 decode little
+    ("matmul_rate_fraction_by_chip", LONG_PREFILL, 1.5, BATCH1_DECODE, 1.1),
+    # weights streamed at half the sustained bandwidth: the decode nearly 2x, the prefill about the same
+    ("weight_read_bandwidth_fraction_by_chip", BATCH1_DECODE, 1.6, LONG_PREFILL, 1.05),
+])
+def test_a_stack_share_by_chip_slows_the_pass_it_bounds_on_its_chip_only(field, slowed, lo, kept, hi):
+    """A per-chip share of 0.5 slows the pass that share bounds by lo..2x, the other pass by
+    less than ``hi``, and a chip the stack does not list not at all."""
     base = catalog.load_stack("vllm")
-    half = base.model_copy(update={"matmul_rate_fraction_by_chip": {H100: 0.5}})
-    model, econ = catalog.load_model("Llama-3.1-8B"), catalog.load_economics({})
-
-    def run(stack, chip: str, wl: Workload):
-        dep = catalog.load_deployment(Parallelism(), chip=chip)
-        return predict(replace(dep, stack=stack), model, wl, econ)
-
-    prefill = Workload(phase="prefill", batch=8, input_len=4096, output_len=1)
-    ratio = run(half, H100, prefill).ttft_s / run(base, H100, prefill).ttft_s
-    assert 1.5 < ratio <= 2.0 + 1e-9
-    decode = Workload(phase="decode", batch=1, input_len=512, output_len=1)
-    assert run(half, H100, decode).tpot_s / run(base, H100, decode).tpot_s < 1.1
+    half = base.model_copy(update={field: {H100: 0.5}})
+    assert lo < _time_under(half, H100, slowed) / _time_under(base, H100, slowed) <= 2.0 + 1e-9
+    assert _time_under(half, H100, kept) / _time_under(base, H100, kept) < hi
     other = "A100-SXM4-80GB"
-    assert run(half, other, prefill).ttft_s == run(base, other, prefill).ttft_s
-
-
-def test_a_stack_weight_stream_share_slows_weight_bound_decode_on_the_chips_it_lists_only():
-    """Weights streamed at half the sustained bandwidth: a batch-1 decode (weight-bound)
-    takes nearly 2x, a long prefill (compute-bound) about the same, another chip not at all."""
-    base = catalog.load_stack("vllm")
-    half = base.model_copy(update={"weight_read_bandwidth_fraction_by_chip": {H100: 0.5}})
-    model, econ = catalog.load_model("Llama-3.1-8B"), catalog.load_economics({})
-
-    def run(stack, chip: str, wl: Workload):
-        dep = catalog.load_deployment(Parallelism(), chip=chip)
-        return predict(replace(dep, stack=stack), model, wl, econ)
-
-    decode = Workload(phase="decode", batch=1, input_len=512, output_len=1)
-    ratio = run(half, H100, decode).tpot_s / run(base, H100, decode).tpot_s
-    assert 1.6 < ratio <= 2.0 + 1e-9
-    prefill = Workload(phase="prefill", batch=8, input_len=4096, output_len=1)
-    assert run(half, H100, prefill).ttft_s / run(base, H100, prefill).ttft_s < 1.05
-    other = "A100-SXM4-80GB"
-    assert run(half, other, decode).tpot_s == run(base, other, decode).tpot_s
+    assert _time_under(half, other, slowed) == _time_under(base, other, slowed)
 
 
 @pytest.mark.parametrize("bad", [0.0, 1.5])

@@ -59,7 +59,7 @@ def _graph(model: ModelSpec, batch: int, new: int, cached: int, p: Precision, id
         mlp = _mlp_ops(model, tokens, model.dense_ffn_width, "mlp", p)
         blocks.append(Block("dense_layer", attn + mlp, model.dense_layers))
     if model.moe_layers:
-        blocks.append(Block("moe_layer", attn + _moe_ops(model, tokens, p, new if identical else tokens),
+        blocks.append(Block("moe_layer", attn + _moe_ops(model, tokens, p, new if identical else None),
                             model.moe_layers))
     head = (
         elementwise("final_norm", "norm", 2 * tokens * h, tokens * h, ADD_NORM_FLOPS, p, h),
